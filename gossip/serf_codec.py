@@ -1,0 +1,255 @@
+"""serf 0.9.4's payloads (reference 4.7) and its tag encoding in memberlist Meta (2.10).
+
+A serf message is one type byte then a msgpack struct; it rides inside a memberlist user
+message (0x08), and the push-pull variant is the delegate's user state of a memberlist
+push-pull. Same flavour and field readers as `codec.py` (see `wire.py`). Only the types
+gossip-agent models are decoded; conflict, key and relay messages (6..9) raise DecodeError,
+which callers count and drop, as serf drops message types it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gossip.errors import DecodeError
+from gossip.messages import (
+    JoinIntent,
+    LeaveIntent,
+    Query,
+    QueryResponse,
+    SerfMessage,
+    SerfPushPull,
+    UserEvent,
+    UserEventRecord,
+    UserEvents,
+)
+from gossip.wire import (
+    U8_MAX,
+    U16_MAX,
+    U32_MAX,
+    U64_MAX,
+    array,
+    as_map,
+    boolean,
+    int64,
+    name,
+    pack,
+    raw,
+    text,
+    uint,
+    unpack_first,
+)
+
+TAG_MAGIC = 0xFF
+"""First byte of a Meta that holds msgpack tags (serf protocol >= 3)."""
+
+
+# ---- encoding --------------------------------------------------------------------------------
+# Keys in Go's sorted field order; maps (StatusLTimes, tags) sorted too, for repeatable bytes
+# (Go's own map order is random, and code-point order equals UTF-8 byte order).
+
+
+def _enc_leave(m: LeaveIntent) -> bytes:
+    return b"\x00" + pack({"LTime": m.ltime, "Node": m.node, "Prune": m.prune})
+
+
+def _enc_join(m: JoinIntent) -> bytes:
+    return b"\x01" + pack({"LTime": m.ltime, "Node": m.node})
+
+
+def _enc_user_events(e: UserEvents | None) -> dict[str, object] | None:
+    if e is None:
+        return None
+    records = [{"Name": r.name, "Payload": r.payload} for r in e.events]
+    return {"Events": records, "LTime": e.ltime}
+
+
+def _enc_push_pull(m: SerfPushPull) -> bytes:
+    body = {
+        "EventLTime": m.event_ltime,
+        # serf sends its whole 512-slot ring; an empty tuple here means "no ring" (nil)
+        "Events": [_enc_user_events(e) for e in m.events] if m.events else None,
+        "LTime": m.ltime,
+        "LeftMembers": list(m.left_members),
+        "QueryLTime": m.query_ltime,
+        "StatusLTimes": {k: m.status_ltimes[k] for k in sorted(m.status_ltimes)},
+    }
+    return b"\x02" + pack(body)
+
+
+def _enc_user_event(m: UserEvent) -> bytes:
+    body = {"CC": m.cc, "LTime": m.ltime, "Name": m.name, "Payload": m.payload}
+    return b"\x03" + pack(body)
+
+
+def _enc_query(m: Query) -> bytes:
+    body = {
+        "Addr": m.addr,
+        "Filters": None if m.filters is None else list(m.filters),
+        "Flags": m.flags,
+        "ID": m.id,
+        "LTime": m.ltime,
+        "Name": m.name,
+        "Payload": m.payload,
+        "Port": m.port,
+        "RelayFactor": m.relay_factor,
+        "SourceNode": m.source_node,
+        "Timeout": m.timeout_ns,
+    }
+    return b"\x04" + pack(body)
+
+
+def _enc_query_response(m: QueryResponse) -> bytes:
+    body = {
+        "Flags": m.flags,
+        "From": m.from_node,
+        "ID": m.id,
+        "LTime": m.ltime,
+        "Payload": m.payload,
+    }
+    return b"\x05" + pack(body)
+
+
+_ENCODERS: dict[type, Callable[[Any], bytes]] = {
+    LeaveIntent: _enc_leave,
+    JoinIntent: _enc_join,
+    SerfPushPull: _enc_push_pull,
+    UserEvent: _enc_user_event,
+    Query: _enc_query,
+    QueryResponse: _enc_query_response,
+}
+
+
+def encode_serf(msg: SerfMessage) -> bytes:
+    """serf type byte + msgpack body: the payload of a memberlist user message.
+
+    Raises:
+        TypeError: `msg` is not a serf message.
+    """
+    encoder = _ENCODERS.get(type(msg))
+    if encoder is None:
+        raise TypeError(f"{type(msg).__name__} is not a serf message")
+    return encoder(msg)
+
+
+def encode_tags(tags: Mapping[str, str]) -> bytes:
+    """memberlist Meta for serf protocol >= 3: 0xFF + msgpack map, keys sorted."""
+    return b"\xff" + pack({k: tags[k] for k in sorted(tags)})
+
+
+# ---- decoding --------------------------------------------------------------------------------
+# Keys with a dataclass default are optional (fields older serf versions did not send).
+
+
+def _dec_leave(m: dict[str, Any]) -> LeaveIntent:
+    return LeaveIntent(
+        ltime=uint(m["LTime"], U64_MAX), node=name(m["Node"]), prune=boolean(m.get("Prune"))
+    )
+
+
+def _dec_join(m: dict[str, Any]) -> JoinIntent:
+    return JoinIntent(ltime=uint(m["LTime"], U64_MAX), node=name(m["Node"]))
+
+
+def _dec_user_events(obj: object) -> UserEvents | None:
+    if obj is None:
+        return None
+    m = as_map(obj)
+    records = tuple(_dec_record(as_map(r)) for r in array(m["Events"]))
+    return UserEvents(ltime=uint(m["LTime"], U64_MAX), events=records)
+
+
+def _dec_record(m: dict[str, Any]) -> UserEventRecord:
+    return UserEventRecord(name=text(m["Name"]), payload=raw(m["Payload"]))
+
+
+def _dec_push_pull(m: dict[str, Any]) -> SerfPushPull:
+    status = m.get("StatusLTimes")
+    if status is not None and type(status) is not dict:
+        raise DecodeError("StatusLTimes is not a map")
+    return SerfPushPull(
+        ltime=uint(m["LTime"], U64_MAX),
+        status_ltimes={name(k): uint(v, U64_MAX) for k, v in (status or {}).items()},
+        left_members=tuple(name(n) for n in array(m.get("LeftMembers"))),
+        event_ltime=uint(m.get("EventLTime"), U64_MAX),
+        events=tuple(_dec_user_events(e) for e in array(m.get("Events"))),
+        query_ltime=uint(m.get("QueryLTime"), U64_MAX),
+    )
+
+
+def _dec_user_event(m: dict[str, Any]) -> UserEvent:
+    return UserEvent(
+        ltime=uint(m["LTime"], U64_MAX),
+        name=text(m["Name"]),
+        payload=raw(m["Payload"]),
+        cc=boolean(m.get("CC")),
+    )
+
+
+def _dec_query(m: dict[str, Any]) -> Query:
+    filters = m["Filters"]
+    return Query(
+        ltime=uint(m["LTime"], U64_MAX),
+        id=uint(m["ID"], U32_MAX),
+        addr=raw(m["Addr"]),
+        port=uint(m["Port"], U16_MAX),
+        source_node=name(m["SourceNode"]),
+        filters=None if filters is None else tuple(raw(f) for f in array(filters)),
+        flags=uint(m["Flags"], U32_MAX),
+        relay_factor=uint(m["RelayFactor"], U8_MAX),
+        timeout_ns=int64(m["Timeout"]),
+        name=text(m["Name"]),
+        payload=raw(m["Payload"]),
+    )
+
+
+def _dec_query_response(m: dict[str, Any]) -> QueryResponse:
+    return QueryResponse(
+        ltime=uint(m["LTime"], U64_MAX),
+        id=uint(m["ID"], U32_MAX),
+        from_node=name(m["From"]),
+        flags=uint(m["Flags"], U32_MAX),
+        payload=raw(m["Payload"]),
+    )
+
+
+_DECODERS: dict[int, Callable[[dict[str, Any]], SerfMessage]] = {
+    0: _dec_leave,
+    1: _dec_join,
+    2: _dec_push_pull,
+    3: _dec_user_event,
+    4: _dec_query,
+    5: _dec_query_response,
+}
+
+
+def decode_serf(data: bytes) -> SerfMessage:
+    """One serf message (type byte + msgpack; bytes after the body are ignored, as in Go).
+
+    Raises:
+        DecodeError: malformed, or a type gossip-agent does not model (conflict, key, relay).
+    """
+    if not data:
+        raise DecodeError("empty serf message")
+    decoder = _DECODERS.get(data[0])
+    if decoder is None:
+        raise DecodeError(f"serf message type {data[0]} is not supported")
+    try:
+        return decoder(as_map(unpack_first(data[1:])))
+    except KeyError as missing:
+        raise DecodeError(f"serf message lacks field {missing}") from None
+
+
+def decode_tags(meta: bytes) -> dict[str, str]:
+    """serf's decodeTags: 0xFF + msgpack map, or else the whole Meta is the `role` tag.
+
+    Raises:
+        DecodeError: 0xFF followed by anything but a msgpack map of strings.
+    """
+    if not meta or meta[0] != TAG_MAGIC:
+        return {"role": meta.decode("utf-8", "replace")}
+    obj = unpack_first(meta[1:])
+    if obj is None:  # a nil map
+        return {}
+    return {text(k): text(v) for k, v in as_map(obj).items()}
