@@ -1,9 +1,9 @@
 """Errors raised by the gossip cores.
 
-    GossipError
-    ├── DecodeError   the remote sent bytes we cannot use (counted and dropped, never raised
-    │                 out of handle_datagram / handle_stream)
-    └── UsageError    the caller broke the API (bad arguments, call after shutdown)
+GossipError
+├── DecodeError   the remote sent bytes we cannot use (counted and dropped, never raised
+│                 out of handle_datagram / handle_stream)
+└── UsageError    the caller broke the API (bad arguments, call after shutdown)
 """
 
 

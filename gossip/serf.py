@@ -1,0 +1,615 @@
+"""SerfCore: serf 0.9.4's membership layer over SwimNode, sans-IO.
+
+Theory of operation. memberlist only knows alive/suspect/dead/left. serf adds *intent*:
+a node that means to go says so first (a leave intent), so peers can tell a graceful
+`left` from a crash (`failed`). Intents are ordered by a Lamport clock, not by incarnation:
+each member carries the LTime of the last intent applied to it (`status_ltime`), and an
+intent no newer than that changes nothing and is not re-gossiped. Intents about names we do
+not know yet are buffered for `recent_intent_timeout`, because gossip may deliver them before
+the node itself. serf's own broadcasts (intents, user events, queries) ride in the space
+memberlist leaves in each packet.
+
+Status changes follow reference table 2.2 exactly; see `_on_leave_intent`, `notify_join`,
+`notify_leave`. Failed and left members are kept (and reported) until reaped after
+`reconnect_timeout` / `tombstone_timeout`; meanwhile each failed member is retried with a
+memberlist join about once per `reconnect_interval` across the cluster.
+
+All inputs take `now`; outputs are pulled (datagrams, streams, events), like SwimNode.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
+
+from gossip.broadcasts import TransmitLimitedQueue
+from gossip.codec import decode_serf, decode_tags, encode_serf, encode_tags
+from gossip.config import SerfConfig
+from gossip.deadlines import DeadlineQueue
+from gossip.errors import DecodeError, UsageError
+from gossip.events import (
+    ForceLeaveCompleted,
+    GossipEvent,
+    JoinCompleted,
+    LeaveCompleted,
+    MemberEvent,
+    MemberEventType,
+)
+from gossip.lamport import LamportClock
+from gossip.member_state import MemberState
+from gossip.membership import NodeEntry
+from gossip.messages import (
+    Alive,
+    JoinIntent,
+    LeaveIntent,
+    Query,
+    QueryResponse,
+    SerfMessageType,
+    SerfPushPull,
+    UserEvent,
+)
+from gossip.outputs import Datagram, StreamRequest
+from gossip.swim import META_MAX_SIZE, SwimNode
+from gossip.timing import retransmit_limit
+from gossip.types import Address, Member, MemberStatus, bytes_to_ip
+from gossip.user_events import EventRing, QueryRing
+
+QUERY_FLAG_ACK = 1
+QUERY_FLAG_NO_BROADCAST = 2
+
+
+class SerfState(Enum):
+    ALIVE = "alive"
+    LEAVING = "leaving"
+    LEFT = "left"
+    SHUTDOWN = "shutdown"
+
+
+class SerfCore:
+    """One serf instance (one gossip pool member); see the module docstring."""
+
+    def __init__(
+        self,
+        config: SerfConfig,
+        *,
+        name: str,
+        addr: Address,
+        tags: Mapping[str, str],
+        rng: random.Random,
+        now: float,
+    ) -> None:
+        self.config = config
+        self.name = name
+        self.rng = rng
+        self.state = SerfState.ALIVE
+        self.tags = dict(tags)
+        if len(encode_tags(self.tags)) > META_MAX_SIZE:
+            raise UsageError(f"encoded tags exceed the {META_MAX_SIZE} byte limit")
+        self.clock, self.event_clock, self.query_clock = (
+            LamportClock(),
+            LamportClock(),
+            LamportClock(),
+        )
+        for clock in (self.clock, self.event_clock, self.query_clock):
+            clock.increment()  # as serf Create: the first usable time is 1
+        self.member_states: dict[str, MemberState] = {}
+        self.failed: list[MemberState] = []
+        self.left: list[MemberState] = []
+        self.recent_intents: dict[str, tuple[SerfMessageType, int, float]] = {}
+        self.intents = TransmitLimitedQueue()
+        self.event_queue = TransmitLimitedQueue()
+        self.query_queue = TransmitLimitedQueue()
+        self.event_ring = EventRing(self.event_clock, config.event_buffer)
+        self.query_ring = QueryRing(self.query_clock, config.query_buffer)
+        self.join_ignore_old = False
+        self.decode_errors = 0
+        self.name_conflicts = 0
+        self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
+        self._events: deque[GossipEvent] = deque()
+        self._tokens = itertools.count(1)
+        self._waits: dict[int, tuple[object, Callable[[float, str | None], None], str]] = {}
+        self.swim = SwimNode(
+            config.memberlist,
+            name=name,
+            addr=addr,
+            versions=config.versions,
+            rng=rng,
+            now=now,
+            delegate=self,
+        )
+        self.deadlines.schedule(("reap",), now + config.reap_interval)
+        self.deadlines.schedule(("reconnect",), now + config.reconnect_interval)
+        self.deadlines.schedule(("queue_check",), now + config.queue_check_interval)
+
+    # ---- driver interface -----------------------------------------------------------------
+
+    def handle_datagram(self, now: float, src: Address, data: bytes) -> None:
+        self.swim.handle_datagram(now, src, data)
+        self._after_input(now)
+
+    def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
+        reply = self.swim.handle_stream(now, src, data)
+        self._after_input(now)
+        return reply
+
+    def handle_stream_result(
+        self, now: float, token: int, reply: bytes | None, error: str | None = None
+    ) -> None:
+        self.swim.handle_stream_result(now, token, reply, error)
+        self._after_input(now)
+
+    def handle_timer(self, now: float) -> None:
+        self.swim.handle_timer(now)
+        while self.state is not SerfState.SHUTDOWN:
+            due = self.deadlines.pop_due(now)
+            if not due:
+                break
+            for key in due:
+                self._on_deadline(now, key)
+        self._after_input(now)
+
+    def next_deadline(self) -> float | None:
+        if self.state is SerfState.SHUTDOWN:
+            return None
+        ours, theirs = self.deadlines.peek(), self.swim.next_deadline()
+        if ours is None or theirs is None:
+            return theirs if ours is None else ours
+        return min(ours, theirs)
+
+    def datagrams_to_send(self) -> list[Datagram]:
+        return self.swim.datagrams_to_send()
+
+    def streams_to_open(self) -> list[StreamRequest]:
+        return self.swim.streams_to_open()
+
+    def next_event(self) -> GossipEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def shutdown(self, now: float) -> None:
+        """Stop at once: no more messages (peers will see a failure unless we left first)."""
+        self.swim.advance(now)
+        self.state = SerfState.SHUTDOWN
+        self.swim.shutdown()
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def members(self) -> list[Member]:
+        return [m.snapshot() for m in self.member_states.values()]
+
+    def local_member(self) -> Member:
+        return self.member_states[self.name].snapshot()
+
+    def stats(self) -> dict[str, str]:
+        """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
+        return {
+            "members": str(len(self.member_states)),
+            "failed": str(len(self.failed)),
+            "left": str(len(self.left)),
+            "health_score": str(self.swim.awareness.score),
+            "member_time": str(self.clock.time()),
+            "event_time": str(self.event_clock.time()),
+            "query_time": str(self.query_clock.time()),
+            "intent_queue": str(len(self.intents)),
+            "event_queue": str(len(self.event_queue)),
+            "query_queue": str(len(self.query_queue)),
+            "encrypted": "false",
+            # We keep no Vivaldi coordinates, so the client never resets: always 0.
+            "coordinate_resets": "0",
+        }
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def join(self, now: float, seeds: Sequence[Address], *, ignore_old: bool = True) -> int:
+        """serf Join: push-pull with each seed, then announce ourselves with a join intent.
+
+        The outcome is a JoinCompleted event with the returned token.
+        """
+        token = next(self._tokens)
+        if self.state is not SerfState.ALIVE:
+            self.swim.advance(now)
+            error = "Serf can't Join after Leave or Shutdown"
+            self._events.append(JoinCompleted(token, 0, (error,)))
+            return token
+        self.join_ignore_old = ignore_old
+
+        def done(at: float, joined: int, errors: list[str]) -> None:
+            self.join_ignore_old = False
+            if joined > 0:
+                self._broadcast_join(at, self.clock.time())
+            self._events.append(JoinCompleted(token, joined, tuple(errors)))
+
+        self.swim.join(now, seeds, done)
+        self._after_input(now)
+        return token
+
+    def leave(self, now: float) -> int:
+        """serf Leave: intent, memberlist leave, then linger `leave_propagate_delay`."""
+        self.swim.advance(now)
+        token = next(self._tokens)
+        if self.state is not SerfState.ALIVE:
+            error = {
+                SerfState.LEFT: None,
+                SerfState.LEAVING: "Leave already in progress",
+                SerfState.SHUTDOWN: "Leave called after Shutdown",
+            }[self.state]
+            self._events.append(LeaveCompleted(token, error))
+            return token
+        self.state = SerfState.LEAVING
+        intent = LeaveIntent(self.clock.time(), self.name)
+        self.clock.increment()
+        self._on_leave_intent(now, intent)
+
+        def after_intent(at: float, error: str | None) -> None:
+            if error is not None:
+                self._events.append(LeaveCompleted(token, error))
+            else:
+                self.swim.leave(at, self.config.broadcast_timeout, after_memberlist)
+
+        def after_memberlist(at: float, error: str | None) -> None:
+            if error is not None:
+                self._events.append(LeaveCompleted(token, error))
+            else:
+                self.deadlines.schedule(("left", token), at + self.config.leave_propagate_delay)
+
+        if self._has_alive_members():
+            self._broadcast_and_wait(
+                now, intent, after_intent, "timeout while waiting for graceful leave"
+            )
+        else:
+            after_intent(now, None)
+        self._after_input(now)
+        return token
+
+    def force_leave(self, now: float, node: str, prune: bool = False) -> int:
+        """serf RemoveFailedNode(Prune): a leave intent about another node, on its behalf."""
+        self.swim.advance(now)
+        token = next(self._tokens)
+        intent = LeaveIntent(self.clock.time(), node, prune)
+        self.clock.increment()
+        self._on_leave_intent(now, intent)
+
+        def done(at: float, error: str | None) -> None:
+            self._events.append(ForceLeaveCompleted(token, error))
+
+        if self._has_alive_members():
+            self._broadcast_and_wait(now, intent, done, "timed out broadcasting node removal")
+        else:
+            done(now, None)
+        self._after_input(now)
+        return token
+
+    def set_tags(self, now: float, tags: Mapping[str, str]) -> None:
+        """serf SetTags: new meta, announced with the next incarnation (peers: member-update)."""
+        if len(encode_tags(tags)) > META_MAX_SIZE:
+            raise UsageError(f"encoded tags exceed the {META_MAX_SIZE} byte limit")
+        self.tags = dict(tags)
+        self.swim.update_meta(now)
+        self._after_input(now)
+
+    # ---- broadcasting and waiting -----------------------------------------------------------
+
+    def _broadcast_and_wait(
+        self,
+        now: float,
+        msg: LeaveIntent,
+        on_done: Callable[[float, str | None], None],
+        timeout_error: str,
+    ) -> None:
+        wait_id = next(self._tokens)
+        notify = object()
+        self._waits[wait_id] = (notify, on_done, timeout_error)
+        self.intents.queue(encode_serf(msg), notify=notify)
+        self.deadlines.schedule(("wait", wait_id), now + self.config.broadcast_timeout)
+
+    def _broadcast_join(self, now: float, ltime: int) -> None:
+        msg = JoinIntent(ltime, self.name)
+        self.clock.witness(ltime)
+        self._on_join_intent(now, msg)
+        self.intents.queue(encode_serf(msg))
+
+    def _after_input(self, now: float) -> None:
+        finished = self.intents.take_finished()
+        self.event_queue.take_finished()
+        self.query_queue.take_finished()
+        if not finished or not self._waits:
+            return
+        for wait_id, (notify, on_done, _) in list(self._waits.items()):
+            if any(t is notify for t in finished):
+                del self._waits[wait_id]
+                self.deadlines.cancel(("wait", wait_id))
+                on_done(now, None)
+
+    def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
+        kind = key[0]
+        if kind == "reap":
+            self.deadlines.schedule(key, now + self.config.reap_interval)
+            self._reap(now)
+        elif kind == "reconnect":
+            self.deadlines.schedule(key, now + self.config.reconnect_interval)
+            self._reconnect(now)
+        elif kind == "queue_check":
+            self.deadlines.schedule(key, now + self.config.queue_check_interval)
+            self._check_queues()
+        elif kind == "wait":
+            held = self._waits.pop(key[1], None)  # type: ignore[arg-type]
+            if held is not None:
+                held[1](now, held[2])
+        elif kind == "left":
+            self.state = SerfState.LEFT
+            self._events.append(LeaveCompleted(key[1], None))  # type: ignore[arg-type]
+        elif kind == "prune":
+            member = self.member_states.get(key[1])  # type: ignore[arg-type]
+            if member is not None and member is key[2]:
+                self._prune_now(member)
+
+    def _has_alive_members(self) -> bool:
+        return any(
+            m.status is MemberStatus.ALIVE and name != self.name
+            for name, m in self.member_states.items()
+        )
+
+    # ---- memberlist delegate ----------------------------------------------------------------
+
+    def node_meta(self, limit: int) -> bytes:
+        return encode_tags(self.tags)
+
+    def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
+        """serf's queues in serf's order: intents, then queries, then user events."""
+        transmit_limit = retransmit_limit(
+            self.config.memberlist.retransmit_mult, len(self.member_states)
+        )
+        msgs = self.intents.get_broadcasts(overhead, limit, transmit_limit)
+        used = sum(len(m) + overhead for m in msgs)
+        for queue in (self.query_queue, self.event_queue):
+            if limit - used <= overhead:
+                break
+            more = queue.get_broadcasts(overhead, limit - used, transmit_limit)
+            used += sum(len(m) + overhead for m in more)
+            msgs.extend(more)
+        return msgs
+
+    def local_state(self, join: bool) -> bytes:
+        status_ltimes = {name: m.status_ltime for name, m in self.member_states.items()}
+        left = tuple(
+            name for name, m in self.member_states.items() if m.status is MemberStatus.LEFT
+        )
+        state = SerfPushPull(
+            ltime=self.clock.time(),
+            status_ltimes=status_ltimes,
+            left_members=left,
+            event_ltime=self.event_clock.time(),
+            events=tuple(self.event_ring.slots),
+            query_ltime=self.query_clock.time(),
+        )
+        return encode_serf(state)
+
+    def merge_remote_state(self, now: float, buf: bytes, join: bool) -> None:
+        try:
+            pp = decode_serf(buf)
+        except DecodeError:
+            self.decode_errors += 1
+            return
+        if not isinstance(pp, SerfPushPull):
+            return
+        for clock, remote in (
+            (self.clock, pp.ltime),
+            (self.event_clock, pp.event_ltime),
+            (self.query_clock, pp.query_ltime),
+        ):
+            if remote > 0:
+                clock.witness(remote - 1)
+        left = set(pp.left_members)
+        for name in pp.left_members:
+            self._on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
+        for name, ltime in pp.status_ltimes.items():
+            if name not in left:
+                self._on_join_intent(now, JoinIntent(ltime, name))
+        if join and self.join_ignore_old:
+            self.event_ring.min_time = max(self.event_ring.min_time, pp.event_ltime)
+        for slot in pp.events:
+            if slot is not None:
+                for record in slot.events:
+                    self.event_ring.accept(slot.ltime, record.name, record.payload)
+
+    def notify_msg(self, now: float, payload: bytes) -> None:
+        """A serf message from gossip: apply it, and re-gossip it unchanged if it was news."""
+        try:
+            msg = decode_serf(payload)
+        except DecodeError:
+            self.decode_errors += 1
+            return
+        if isinstance(msg, LeaveIntent):
+            if self._on_leave_intent(now, msg):
+                self.intents.queue(payload)
+        elif isinstance(msg, JoinIntent):
+            if self._on_join_intent(now, msg):
+                self.intents.queue(payload)
+        elif isinstance(msg, UserEvent):
+            if self.event_ring.accept(msg.ltime, msg.name, msg.payload):
+                self.event_queue.queue(payload)
+        elif isinstance(msg, Query):
+            self._on_query(now, msg, payload)
+
+    def _on_query(self, now: float, query: Query, payload: bytes) -> None:
+        """Dedup and re-gossip queries; ack when asked. We run no query handlers (yet)."""
+        if not self.query_ring.accept(query.ltime, query.id):
+            return
+        if not query.flags & QUERY_FLAG_NO_BROADCAST:
+            self.query_queue.queue(payload)
+        if query.flags & QUERY_FLAG_ACK and len(query.addr) in (4, 16):
+            ack = QueryResponse(query.ltime, query.id, self.name, QUERY_FLAG_ACK, b"")
+            dst = Address(bytes_to_ip(query.addr), query.port)
+            self.swim.send_user(dst, encode_serf(ack))
+
+    # ---- intents ----------------------------------------------------------------------------
+
+    def _upsert_intent(self, name: str, kind: SerfMessageType, ltime: int, now: float) -> bool:
+        existing = self.recent_intents.get(name)
+        if existing is None or ltime > existing[1]:
+            self.recent_intents[name] = (kind, ltime, now)
+            return True
+        return False
+
+    def _on_join_intent(self, now: float, msg: JoinIntent) -> bool:
+        """serf handleNodeJoinIntent: True when the intent was news (re-gossip it)."""
+        self.clock.witness(msg.ltime)
+        member = self.member_states.get(msg.node)
+        if member is None:
+            return self._upsert_intent(msg.node, SerfMessageType.JOIN, msg.ltime, now)
+        if msg.ltime <= member.status_ltime:
+            return False
+        member.status_ltime = msg.ltime
+        if member.status is MemberStatus.LEAVING:
+            member.status = MemberStatus.ALIVE
+        return True
+
+    def _on_leave_intent(self, now: float, msg: LeaveIntent) -> bool:
+        """serf handleNodeLeaveIntent: True when the intent was news (re-gossip it)."""
+        self.clock.witness(msg.ltime)
+        member = self.member_states.get(msg.node)
+        if member is None:
+            return self._upsert_intent(msg.node, SerfMessageType.LEAVE, msg.ltime, now)
+        if msg.ltime <= member.status_ltime:
+            return False
+        if msg.node == self.name and self.state is SerfState.ALIVE:
+            self._broadcast_join(now, self.clock.time())  # refute: we are not leaving
+            return False
+        member.status_ltime = msg.ltime
+        if member.status is MemberStatus.ALIVE:
+            member.status = MemberStatus.LEAVING
+        elif member.status is MemberStatus.FAILED:
+            member.status = MemberStatus.LEFT
+            member.leave_time = now
+            if member in self.failed:
+                self.failed.remove(member)
+            self.left.append(member)
+            self._emit(MemberEventType.LEAVE, member)
+        elif member.status is not MemberStatus.LEAVING and member.status is not MemberStatus.LEFT:
+            return False
+        if msg.prune:
+            self._prune(now, member)
+        return True
+
+    def _prune(self, now: float, member: MemberState) -> None:
+        """serf handlePrune: a leaving member lingers BroadcastTimeout + LeavePropagateDelay."""
+        if member.status is MemberStatus.LEAVING:
+            delay = self.config.broadcast_timeout + self.config.leave_propagate_delay
+            self.deadlines.schedule(("prune", member.name, member), now + delay)
+        else:
+            self._prune_now(member)
+
+    def _prune_now(self, member: MemberState) -> None:
+        if member in self.left:
+            self.left.remove(member)
+        if member in self.failed:
+            self.failed.remove(member)
+        self._erase(member)
+
+    def _erase(self, member: MemberState) -> None:
+        self.member_states.pop(member.name, None)
+        self._emit(MemberEventType.REAP, member)
+
+    def _emit(self, kind: MemberEventType, member: MemberState) -> None:
+        self._events.append(MemberEvent(kind, member.snapshot()))
+
+    # ---- memberlist events ------------------------------------------------------------------
+
+    def notify_join(self, now: float, node: NodeEntry) -> None:
+        """serf handleNodeJoin: a new member, or a failed/left one back with a new incarnation."""
+        member = self.member_states.get(node.name)
+        tags = self._decode_tags(node.meta)
+        if member is None:
+            old = MemberStatus.NONE
+            member = MemberState(node.name, node.address.host, node.port, tags)
+            intent = self.recent_intents.get(node.name)
+            if intent is not None:
+                member.status_ltime = intent[1]
+                if intent[0] is SerfMessageType.LEAVE:
+                    member.status = MemberStatus.LEAVING
+            self.member_states[node.name] = member
+        else:
+            old = member.status
+            member.status = MemberStatus.ALIVE
+            member.leave_time = 0.0
+            member.addr, member.port, member.tags = node.address.host, node.port, tags
+        member.set_versions(node.vsn)
+        if old is MemberStatus.FAILED and member in self.failed:
+            self.failed.remove(member)
+        if old is MemberStatus.LEFT and member in self.left:
+            self.left.remove(member)
+        self._emit(MemberEventType.JOIN, member)
+
+    def notify_leave(self, now: float, node: NodeEntry) -> None:
+        """serf handleNodeLeave: leaving -> left (graceful), alive -> failed (crash)."""
+        member = self.member_states.get(node.name)
+        if member is None:
+            return
+        if member.status is MemberStatus.LEAVING:
+            member.status = MemberStatus.LEFT
+            self.left.append(member)
+            kind = MemberEventType.LEAVE
+        elif member.status is MemberStatus.ALIVE:
+            member.status = MemberStatus.FAILED
+            self.failed.append(member)
+            kind = MemberEventType.FAILED
+        else:
+            return
+        member.leave_time = now
+        self._emit(kind, member)
+
+    def notify_update(self, now: float, node: NodeEntry) -> None:
+        member = self.member_states.get(node.name)
+        if member is None:
+            return
+        member.addr, member.port = node.address.host, node.port
+        member.tags = self._decode_tags(node.meta)
+        member.set_versions(node.vsn)
+        self._emit(MemberEventType.UPDATE, member)
+
+    def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None:
+        """Another address claims a live name. serf only warns (resolution is not modelled)."""
+        self.name_conflicts += 1
+
+    def _decode_tags(self, meta: bytes) -> dict[str, str]:
+        try:
+            return decode_tags(meta)
+        except DecodeError:
+            self.decode_errors += 1
+            return {}
+
+    # ---- reaping and reconnecting -----------------------------------------------------------
+
+    def _reap(self, now: float) -> None:
+        """serf handleReap: erase long-failed and long-left members, expire buffered intents."""
+        for members, timeout in (
+            (self.failed, self.config.reconnect_timeout),
+            (self.left, self.config.tombstone_timeout),
+        ):
+            for member in [m for m in members if now - m.leave_time > timeout]:
+                members.remove(member)
+                self._erase(member)
+        horizon = self.config.recent_intent_timeout
+        for name in [n for n, i in self.recent_intents.items() if now - i[2] > horizon]:
+            del self.recent_intents[name]
+
+    def _reconnect(self, now: float) -> None:
+        """serf reconnect: retry one random failed member with probability failed/alive."""
+        if not self.failed:
+            return
+        alive = max(1, len(self.member_states) - len(self.failed) - len(self.left))
+        if self.rng.random() > len(self.failed) / alive:
+            return
+        member = self.failed[self.rng.randrange(len(self.failed))]
+        self.swim.join(now, [Address(member.addr, member.port)], lambda *_: None)
+
+    def _check_queues(self) -> None:
+        """serf checkQueueDepth: prune a queue that grew past its limit."""
+        limit = self.config.max_queue_depth
+        if self.config.min_queue_depth > 0:
+            limit = max(self.config.min_queue_depth, 2 * len(self.member_states))
+        for queue in (self.intents, self.event_queue, self.query_queue):
+            if len(queue) > limit:
+                queue.prune(limit)
