@@ -1,0 +1,39 @@
+"""Shared fixtures. `sim_seed` gives simulation tests a seed and prints it when they fail."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Generator
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sim-seed",
+        type=int,
+        default=None,
+        help="seed for simulation tests (default: derived from each test's id)",
+    )
+
+
+@pytest.fixture
+def sim_seed(request: pytest.FixtureRequest) -> int:
+    """A seed stable per test id, or --sim-seed; reported in the failure output."""
+    seed = request.config.getoption("--sim-seed")
+    if seed is None:
+        seed = zlib.crc32(request.node.nodeid.encode())
+    request.node.user_properties.append(("sim_seed", seed))
+    return int(seed)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for key, value in item.user_properties:
+            if key == "sim_seed":
+                report.sections.append(("sim seed", f"seed={value}; replay: --sim-seed={value}"))
+    return report
