@@ -1,0 +1,180 @@
+"""Agent: one Nomad-style agent, composing the server half (serf + raft) and the client half.
+
+It implements `AgentAPI`, the only way in for the HTTP layer. It does no I/O of its own: the
+gossip core is driven by the `Runtime` it is given (asyncio sockets or the simulator), names
+are looked up through a `Resolver`, and time comes from a `Clock`, so the same class runs a
+real `gossip-agent agent -dev` and a simulated agent in an API test (STYLE B4/B7).
+
+Lifecycle, owned by the caller (the CLI, or a test): construct, `await start()`, serve, then
+optionally `await leave()`, and `await shutdown()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+
+from agent.client import ClientRole, resolve_servers
+from agent.clock import Clock
+from agent.config import Settings
+from agent.errors import AgentError, RoleMismatchError
+from agent.nomad_config import Listeners, nomad_config, runtime_stats
+from agent.protocol import (
+    ZERO_MEMBER,
+    Capability,
+    HealthCheck,
+    HealthReport,
+    JoinResult,
+    MembersView,
+    SelfInfo,
+)
+from agent.runtime.driver import Resolver, Runtime
+from agent.server import ServerRole
+from gossip.events import format_multierror
+
+log = logging.getLogger("gossip_agent.agent")
+
+
+class Agent:
+    """See the module docstring. `runtime` is required when the settings enable a server."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        listeners: Listeners,
+        runtime: Runtime | None,
+        resolver: Resolver,
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self.settings = settings
+        self.listeners = listeners
+        self.resolver = resolver
+        self.clock = clock
+        self.server: ServerRole | None = None
+        self.client: ClientRole | None = None
+        if settings.server.enabled:
+            if runtime is None:
+                raise ValueError("a server agent needs a runtime for its gossip core")
+            self.server = ServerRole(
+                settings,
+                runtime=runtime,
+                resolver=resolver,
+                clock=clock,
+                rng=random.Random(rng.getrandbits(64)),
+                listeners=listeners,
+            )
+        if settings.client.enabled:
+            # A dev agent's client talks to its own server (reference 7.3 G2).
+            local = listeners.rpc.advertise if self.server is not None else None
+            self.client = ClientRole(
+                rng=random.Random(rng.getrandbits(64)), now=clock.monotonic(), local_server=local
+            )
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.server is not None:
+            self.server.start()
+        if self.client is not None and self.server is None and self.settings.client.servers:
+            good, errors = await resolve_servers(self.settings.client.servers, self.resolver)
+            for error in errors:
+                log.warning("client: ignoring server: %s", error)
+            self.client.replace_servers(good)
+
+    async def leave(self) -> None:
+        """Leave the gossip pool gracefully (servers only; clients have nothing to leave)."""
+        if self.server is not None:
+            error = await self.server.leave()
+            if error:
+                log.warning("serf: leave: %s", error)
+
+    async def shutdown(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
+
+    # ---- AgentAPI: properties -------------------------------------------------------------
+
+    @property
+    def is_server(self) -> bool:
+        return self.server is not None
+
+    @property
+    def is_client(self) -> bool:
+        return self.client is not None
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        return self.settings.http_api_response_headers
+
+    async def authorize(self, token: str | None, capability: Capability) -> None:
+        """ACLs are off (the only mode so far), and then every check passes, any token."""
+        return None
+
+    def _server(self) -> ServerRole:
+        if self.server is None:
+            raise RoleMismatchError()
+        return self.server
+
+    def _client(self) -> ClientRole:
+        if self.client is None:
+            raise RoleMismatchError()
+        return self.client
+
+    # ---- AgentAPI: reads ------------------------------------------------------------------
+
+    async def members(self) -> MembersView:
+        s = self.settings
+        if self.server is not None:
+            return MembersView(s.node_name, s.region, s.datacenter, self.server.members())
+        servers = self._client().servers()
+        if not servers:
+            raise AgentError("no servers")
+        # A client forwards Status.Members to a server over RPC, which this agent lacks yet.
+        failures = [f"RPC failed to server {addr}: rpc is not implemented yet" for addr in servers]
+        raise AgentError(format_multierror(failures))
+
+    def servers(self) -> list[str]:
+        return self._client().servers()
+
+    def self_info(self) -> SelfInfo:
+        stats: dict[str, dict[str, str]] = {}
+        member = ZERO_MEMBER
+        if self.server is not None:
+            stats.update(self.server.stats())
+            member = self.server.local_member()
+        if self.client is not None:
+            stats["client"] = self.client.stats(self.clock.monotonic())
+        stats["runtime"] = runtime_stats()
+        return SelfInfo(nomad_config(self.settings, self.listeners), member, stats)
+
+    async def health(self, checks: Sequence[str] | None, region: str | None) -> HealthReport:
+        """Nomad's HealthRequest: no `type` checks the halves this agent runs."""
+        want_client = want_server = True
+        if checks is not None:
+            want_client, want_server = "client" in checks, "server" in checks
+        report: dict[str, HealthCheck] = {}
+        if want_client:
+            if self.client is not None:
+                report["client"] = self.client.health()
+            elif checks is not None:
+                report["client"] = HealthCheck(False, "client not enabled")
+        if want_server:
+            if self.server is not None:
+                report["server"] = self.server.health(region)
+            elif checks is not None:
+                report["server"] = HealthCheck(False, "server not enabled")
+        return HealthReport(report)
+
+    # ---- AgentAPI: commands ---------------------------------------------------------------
+
+    async def join(self, addresses: Sequence[str]) -> JoinResult:
+        return await self._server().join(addresses)
+
+    async def force_leave(self, node: str, *, prune: bool = False) -> None:
+        await self._server().force_leave(node, prune=prune)
+
+    async def set_servers(self, addresses: Sequence[str]) -> None:
+        await self._client().set_servers(addresses, self.resolver)

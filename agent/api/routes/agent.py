@@ -1,0 +1,198 @@
+"""`/v1/agent/*`: the six endpoints of the spec, with Nomad 0.7's semantics.
+
+Each route converts HTTP parameters, runs the checks in the order Nomad runs them
+(reference 1.7's table: method, role, ACL, parameters), calls one agent method and renders
+the result. Where the spec page and the reference disagree the reference wins (e.g. members
+is an object, self is GET only, join and force-leave also take PUT).
+
+Query parameters are read the way Go reads them: presence matters (`?address=` is present
+but empty) and a repeated key's *first* value is the one used.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from agent.api.deps import (
+    AgentDep,
+    TokenDep,
+    first,
+    parse_go_bool,
+    parse_query_options,
+    require_client,
+    require_server,
+)
+from agent.api.encoding import empty_response, json_response
+from agent.api.errors import plain
+from agent.api.models import (
+    HealthResponse,
+    JoinResponse,
+    MembersResponse,
+    SelfResponse,
+)
+from agent.errors import BadRequestError
+from agent.protocol import Capability
+
+_TEXT_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    for status, text in {
+        400: "bad parameter (plain-text message)",
+        403: "Permission denied",
+        405: "Invalid method",
+        500: "error message (plain text)",
+        501: "Invalid method (the agent does not run the needed server/client half)",
+    }.items()
+}
+_EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "success, empty body"}}
+
+AddressQuery = Annotated[
+    list[str] | None, Query(description="`ip[:port]` or a host name; repeatable")
+]
+
+
+async def members(request: Request, agent: AgentDep, token: TokenDep) -> Response:
+    """The gossip pool as this server sees it (a client asks one of its servers)."""
+    parse_query_options(request)
+    await agent.authorize(token, Capability.NODE_READ)
+    view = await agent.members()
+    return json_response(request, MembersResponse.from_view(view))
+
+
+async def servers(request: Request, agent: AgentDep, token: TokenDep) -> Response:
+    """The client's known servers, `ip:port`, sorted."""
+    require_client(agent)
+    await agent.authorize(token, Capability.AGENT_READ)
+    return json_response(request, agent.servers())
+
+
+async def update_servers(
+    request: Request, agent: AgentDep, token: TokenDep, address: AddressQuery = None
+) -> Response:
+    """Replace the client's server list with the addresses that resolve (port 4647 default)."""
+    require_client(agent)
+    if not address:
+        raise BadRequestError("missing server address")
+    await agent.authorize(token, Capability.AGENT_WRITE)
+    await agent.set_servers(address)
+    return empty_response()
+
+
+async def self_(request: Request, agent: AgentDep, token: TokenDep) -> Response:
+    """This agent's configuration, gossip member and statistics."""
+    await agent.authorize(token, Capability.AGENT_READ)
+    return json_response(request, SelfResponse.from_info(agent.self_info()))
+
+
+async def join(request: Request, agent: AgentDep, address: AddressQuery = None) -> Response:
+    """Join the gossip pool through the given addresses (Serf port when none is given).
+
+    Always 200 once attempted: `error` is "" if any address joined, else every failure.
+    """
+    require_server(agent)
+    if not address:
+        raise BadRequestError("missing address to join")
+    result = await agent.join(address)
+    return json_response(request, JoinResponse.from_result(result))
+
+
+async def force_leave(
+    request: Request,
+    agent: AgentDep,
+    token: TokenDep,
+    node: Annotated[str | None, Query(description="member name, `<node>.<region>`")] = None,
+    prune: Annotated[str | None, Query(description="Go bool: also erase the member")] = None,
+) -> Response:
+    """Move a failed member to `left` (an unknown name is accepted and does nothing)."""
+    require_server(agent)
+    await agent.authorize(token, Capability.AGENT_WRITE)
+    name = first(request, "node")
+    if not name:
+        raise BadRequestError("missing node to force leave")
+    prune_text = first(request, "prune")
+    try:
+        do_prune = parse_go_bool(prune_text) if prune_text else False
+    except ValueError:
+        raise BadRequestError("invalid prune value") from None
+    await agent.force_leave(name, prune=do_prune)
+    return empty_response()
+
+
+async def health(
+    request: Request,
+    agent: AgentDep,
+    type: Annotated[list[str] | None, Query(description="client and/or server")] = None,
+) -> Response:
+    """Whether the client knows a server and the server knows a leader.
+
+    Unhealthy: 500 whose plain-text body is the same JSON document (as Nomad sends it).
+    """
+    region = parse_query_options(request)
+    checks = request.query_params.getlist("type") if "type" in request.query_params else None
+    report = await agent.health(checks, region)
+    body = HealthResponse.from_report(report)
+    if report.healthy:
+        return json_response(request, body, exclude_none=True)
+    return plain(body.model_dump_json(exclude_none=True), 500)
+
+
+def build_router() -> APIRouter:
+    """A fresh router with the six endpoints (built per app: no import-time state)."""
+    router = APIRouter(prefix="/v1/agent", tags=["agent"])
+    errors_or_empty = {**_EMPTY_OK, **_TEXT_ERRORS}
+    router.add_api_route(
+        "/members", members, methods=["GET"], response_model=MembersResponse, responses=_TEXT_ERRORS
+    )
+    router.add_api_route(
+        "/servers", servers, methods=["GET"], response_model=list[str], responses=_TEXT_ERRORS
+    )
+    router.add_api_route(
+        "/servers",
+        update_servers,
+        methods=["PUT"],
+        response_class=Response,
+        responses=errors_or_empty,
+    )
+    router.add_api_route(
+        "/servers",
+        update_servers,
+        methods=["POST"],
+        response_class=Response,
+        responses=errors_or_empty,
+        operation_id="update_servers_post",
+    )
+    router.add_api_route(
+        "/self", self_, methods=["GET"], response_model=SelfResponse, responses=_TEXT_ERRORS
+    )
+    router.add_api_route(
+        "/join", join, methods=["PUT"], response_model=JoinResponse, responses=_TEXT_ERRORS
+    )
+    router.add_api_route(
+        "/join",
+        join,
+        methods=["POST"],
+        response_model=JoinResponse,
+        responses=_TEXT_ERRORS,
+        operation_id="join_post",
+    )
+    router.add_api_route(
+        "/force-leave",
+        force_leave,
+        methods=["PUT"],
+        response_class=Response,
+        responses=errors_or_empty,
+    )
+    router.add_api_route(
+        "/force-leave",
+        force_leave,
+        methods=["POST"],
+        response_class=Response,
+        responses=errors_or_empty,
+        operation_id="force_leave_post",
+    )
+    router.add_api_route(
+        "/health", health, methods=["GET"], response_model=HealthResponse, responses=_TEXT_ERRORS
+    )
+    return router

@@ -1,0 +1,48 @@
+"""Errors the agent raises to its callers; each carries the HTTP status Nomad answers with.
+
+    AgentError                    500, message as given ("no servers", ...)
+    ├── BadRequestError           400 ("missing address to join", ...)
+    ├── PermissionDeniedError     403 "Permission denied"
+    └── RoleMismatchError         501 "Invalid method" (server-only endpoint on a client, ...)
+
+The HTTP layer (`agent.api.errors`) renders any of them as a plain-text body holding only the
+message, as Nomad's HTTP wrapper does (reference 1.4).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+INVALID_METHOD = "Invalid method"
+"""Nomad's ErrInvalidMethod: the body of both 405 and 501 answers (reference 1.2)."""
+PERMISSION_DENIED = "Permission denied"
+
+
+class AgentError(Exception):
+    """An error with the HTTP status Nomad uses for it; `str(error)` is the response body."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequestError(AgentError):
+    status = 400
+
+
+class PermissionDeniedError(AgentError):
+    status = 403
+
+    def __init__(self, message: str = PERMISSION_DENIED) -> None:
+        super().__init__(message)
+
+
+class RoleMismatchError(AgentError):
+    """The endpoint needs a server (or client) half this agent does not run."""
+
+    status = 501
+
+    def __init__(self, message: str = INVALID_METHOD) -> None:
+        super().__init__(message)

@@ -1,0 +1,265 @@
+"""The server half of an agent: the serf gossip core plus the raft stub, as Nomad composes them.
+
+A Nomad server's serf member is named `<node>.<region>` and carries the tags of reference 4.2
+(0.5.x - 0.7.x set: role, region, dc, vsn, mvn, build, port, bootstrap | expect). The wire
+advertises the serf core's own protocol versions (`SerfConfig.versions`, DMax 5 so newer serf
+peers accept us) while the API shows the 0.5.5 persona 1/5/2/2/4/4 for such members.
+
+Commands are async: they issue the command on the core, flush, and wait (through the runtime)
+for the completion event carrying the command's token. A join answers within
+`JOIN_ANSWER_TIMEOUT` whatever the seeds do, because python-nomad gives up after 5 s:
+each seed is pushed-pulled concurrently instead of one after another, and a seed still
+pending at the deadline counts as failed (its exchange goes on, and a late success still
+joins the cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+
+from agent.addresses import AddressError, ip_literal, split_host_port, strip_node_name
+from agent.clock import Clock
+from agent.config import Settings
+from agent.errors import AgentError
+from agent.nomad_config import Listeners
+from agent.protocol import HealthCheck, JoinResult, MemberInfo
+from agent.runtime.driver import ResolveError, Resolver, Runtime
+from agent.version import build_tag
+from gossip.events import (
+    ForceLeaveCompleted,
+    GossipEvent,
+    JoinCompleted,
+    LeaveCompleted,
+    MemberEvent,
+    format_multierror,
+)
+from gossip.serf import SerfCore, SerfState
+from gossip.types import Address, Member, MemberStatus, Versions
+from raft_stub import RaftStub
+
+log = logging.getLogger("gossip_agent.server")
+
+JOIN_ANSWER_TIMEOUT = 4.0
+"""Seconds a join may take in all (resolution included): python-nomad's timeout is 5 s."""
+COMMAND_SLACK = 1.0
+"""Extra wait beyond a command's own protocol timeout before the agent gives up on it."""
+API_VERSIONS = Versions(1, 5, 2, 2, 4, 4)
+"""What the API reports for members speaking our wire versions: Nomad 0.5.5's numbers."""
+SERF_CANT_JOIN = "Serf can't Join after Leave or Shutdown"
+
+
+def server_tags(settings: Settings, rpc_port: int) -> dict[str, str]:
+    """The serf tags of a Nomad 0.5.x - 0.7.x server (reference 4.2)."""
+    tags = {
+        "role": "nomad",
+        "region": settings.region,
+        "dc": settings.datacenter,
+        "vsn": "1",
+        "mvn": "1",
+        "build": build_tag(),
+        "port": str(rpc_port),
+    }
+    expect = settings.server.bootstrap_expect
+    if expect == 1 or settings.dev_mode:
+        tags["bootstrap"] = "1"
+    elif expect >= 2:
+        tags["expect"] = str(expect)
+    return tags
+
+
+class ServerRole:
+    """Serf + raft for one agent; created and started by `Agent`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        runtime: Runtime,
+        resolver: Resolver,
+        clock: Clock,
+        rng: random.Random,
+        listeners: Listeners,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.resolver = resolver
+        self.clock = clock
+        self.config = settings.to_gossip_config()
+        self.serf_port = listeners.serf.port
+        """Port a join address without one gets: our Serf bind port, as memberlist does."""
+        self.serf = SerfCore(
+            self.config,
+            name=f"{settings.node_name}.{settings.region}",
+            addr=Address(listeners.serf.advertise_host, listeners.serf.advertise_port),
+            tags=server_tags(settings, listeners.rpc.advertise_port),
+            rng=random.Random(rng.getrandbits(64)),
+            now=runtime.now(),
+        )
+        self.raft = RaftStub(
+            settings.to_raft_config(listeners.rpc.advertise),
+            rng=random.Random(rng.getrandbits(64)),
+            now=clock.monotonic(),
+        )
+        self._pending: dict[int, asyncio.Future[GossipEvent]] = {}
+
+    def start(self) -> None:
+        self.runtime.attach(self.serf, self._on_event)
+        while (event := self.raft.next_event()) is not None:
+            log.info("raft: leader is now %s (term %d)", event.leader or "none", event.term)
+
+    def _on_event(self, event: GossipEvent) -> None:
+        if isinstance(event, MemberEvent):
+            member = event.member
+            log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
+            return
+        future = self._pending.pop(event.token, None)
+        if future is not None and not future.done():
+            future.set_result(event)
+
+    def _expect(self, token: int) -> asyncio.Future[GossipEvent]:
+        future: asyncio.Future[GossipEvent] = asyncio.get_running_loop().create_future()
+        self._pending[token] = future
+        return future
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def member_info(self, member: Member) -> MemberInfo:
+        v = API_VERSIONS if member.versions == self.config.versions else member.versions
+        return MemberInfo(
+            member.name,
+            member.addr,
+            member.port,
+            dict(member.tags),
+            member.status.value,
+            v.protocol_min,
+            v.protocol_max,
+            v.protocol_cur,
+            v.delegate_min,
+            v.delegate_max,
+            v.delegate_cur,
+        )
+
+    def members(self) -> list[MemberInfo]:
+        return [self.member_info(m) for m in self.serf.members()]
+
+    def local_member(self) -> MemberInfo:
+        return self.member_info(self.serf.local_member())
+
+    def known_regions(self) -> list[str]:
+        """Regions of the live Nomad servers we know, ours included (sorted)."""
+        regions = {self.settings.region}
+        for m in self.serf.members():
+            if m.status is MemberStatus.ALIVE and m.tags.get("role") == "nomad":
+                regions.add(m.tags.get("region", ""))
+        return sorted(r for r in regions if r)
+
+    def stats(self) -> dict[str, dict[str, str]]:
+        leader = self.raft.leader()
+        return {
+            "nomad": {
+                "server": "true",
+                "leader": "true" if self.raft.is_leader else "false",
+                "leader_addr": leader or "",
+                # 0.5.5 - 0.10 report the bootstrap *flag*: false in dev mode (reference 3).
+                "bootstrap": "true" if self.settings.server.bootstrap_expect == 1 else "false",
+                "known_regions": str(len(self.known_regions())),
+            },
+            "raft": self.raft.stats(self.clock.monotonic()),
+            "serf": self.serf.stats(),
+        }
+
+    def health(self, region: str | None) -> HealthCheck:
+        """The server half of `/v1/agent/health`: Status.Leader for the region."""
+        region = region or self.settings.region
+        if region != self.settings.region:
+            if region not in self.known_regions():
+                return HealthCheck(False, "No path to region")
+            return HealthCheck(False, "forwarding to other regions is not implemented yet")
+        if self.raft.leader() is None:
+            return HealthCheck(False, "no leader")
+        return HealthCheck(True, "ok")
+
+    # ---- commands -------------------------------------------------------------------------
+
+    async def join(self, addresses: Sequence[str]) -> JoinResult:
+        """Nomad's Join: `num_joined` push-pulls done, `error` only if none succeeded."""
+        if self.serf.state is not SerfState.ALIVE:
+            return JoinResult(0, SERF_CANT_JOIN)
+        deadline = self.runtime.now() + JOIN_ANSWER_TIMEOUT
+        resolved = await asyncio.gather(*(self._resolve_seed(a, deadline) for a in addresses))
+        # One entry per seed IP (its address and pending outcome) or per failed lookup (its line).
+        plan: list[str | tuple[Address, asyncio.Future[GossipEvent]]] = []
+        now = self.runtime.now()
+        for outcome in resolved:
+            if isinstance(outcome, str):
+                plan.append(outcome)
+                continue
+            for addr in outcome:
+                plan.append((addr, self._expect(self.serf.join(now, [addr]))))
+        self.runtime.flush()
+        futures = [item[1] for item in plan if isinstance(item, tuple)]
+        await self.runtime.wait(futures, deadline - self.runtime.now())
+        joined, errors = 0, []
+        for item in plan:
+            if isinstance(item, str):
+                errors.append(item)
+                continue
+            addr, future = item
+            if not future.done():
+                errors.append(f"Failed to join {addr.host}: i/o timeout")
+                continue
+            result = future.result()
+            assert isinstance(result, JoinCompleted)
+            joined += result.num_joined
+            errors.extend(result.errors)
+        if joined or not errors:
+            return JoinResult(joined, "")
+        return JoinResult(0, format_multierror(errors))
+
+    async def _resolve_seed(self, text: str, deadline: float) -> list[Address] | str:
+        """memberlist resolveAddr: the seed's IPs, or its `Failed to resolve` error line."""
+        try:
+            host, port = split_host_port(strip_node_name(text), self.serf_port)
+            ip = ip_literal(host)
+            ips = [ip] if ip else await self.resolver.resolve(host, deadline - self.runtime.now())
+        except (AddressError, ResolveError) as exc:
+            return f"Failed to resolve {text}: {exc}"
+        return [Address(ip, port) for ip in ips]
+
+    async def force_leave(self, node: str, *, prune: bool) -> None:
+        """serf RemoveFailedNode(Prune); a broadcast that does not go out is a 500."""
+        token = self.serf.force_leave(self.runtime.now(), node, prune)
+        future = self._expect(token)
+        self.runtime.flush()
+        await self.runtime.wait([future], self.config.broadcast_timeout + COMMAND_SLACK)
+        if not future.done():
+            raise AgentError("timed out broadcasting node removal")
+        result = future.result()
+        assert isinstance(result, ForceLeaveCompleted)
+        if result.error is not None:
+            raise AgentError(result.error)
+
+    async def leave(self) -> str | None:
+        """Graceful leave; serf's error text, or None once the leave has propagated."""
+        token = self.serf.leave(self.runtime.now())
+        future = self._expect(token)
+        self.runtime.flush()
+        timeout = 2 * self.config.broadcast_timeout + self.config.leave_propagate_delay
+        await self.runtime.wait([future], timeout + COMMAND_SLACK)
+        if not future.done():
+            return "timeout while waiting for graceful leave"
+        result = future.result()
+        assert isinstance(result, LeaveCompleted)
+        return result.error
+
+    async def shutdown(self) -> None:
+        if self.serf.state is not SerfState.SHUTDOWN:
+            self.serf.shutdown(self.runtime.now())
+            self.raft.shutdown(self.clock.monotonic())
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        await self.runtime.close()

@@ -1,0 +1,50 @@
+"""API test fixtures: real `Agent`s on the simulator, served through httpx's ASGITransport.
+
+`world` is a `SimAgents` (one virtual clock and network, seeded per test by `sim_seed`);
+`api(agent)` is an httpx client on `create_app(agent)`. Protocol time only passes when a
+test (or an agent command) runs the scheduler, so everything is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+
+from agent.api import create_app
+from agent.protocol import AgentAPI
+from agent.sim_agents import SimAgents
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("GOSSIP_AGENT_"):
+            monkeypatch.delenv(key)
+    yield
+
+
+@pytest.fixture
+def world(sim_seed: int) -> SimAgents:
+    return SimAgents(seed=sim_seed, hosts={"two.example": ["127.1.0.2"]})
+
+
+@asynccontextmanager
+async def _client(agent: AgentAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(agent))
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
+        yield client
+
+
+@pytest.fixture
+def api() -> Callable[[AgentAPI], AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """`async with api(agent) as client: await client.get(...)`."""
+    return _client

@@ -1,0 +1,220 @@
+"""`gossip-agent agent -dev` as a real process, driven by python-nomad, httpx and signals.
+
+Agents run on their own loopback addresses (127.0.0.21, .22) with Nomad's ports 4646-4648.
+Every wait polls against a generous deadline; logs are kept in tmp_path and printed at
+teardown (pytest shows them only when a test fails); agents are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import nomad
+import pytest
+from nomad.api.exceptions import (
+    BadRequestNomadException,
+    BaseNomadException,
+    URLNotFoundNomadException,
+)
+
+pytestmark = pytest.mark.e2e
+
+START_DEADLINE = 60.0
+DEADLINE = 30.0
+FIRST, SECOND = "127.0.0.21", "127.0.0.22"
+
+
+class AgentProcess:
+    def __init__(self, ip: str, name: str, log: Path, extra: list[str]) -> None:
+        exe = shutil.which("gossip-agent")
+        command = [exe] if exe else [sys.executable, "-m", "agent"]
+        self.ip, self.name, self.log = ip, name, log
+        self.base = f"http://{ip}:4646"
+        self._log_file = log.open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOSSIP_AGENT_")}
+        self.proc = subprocess.Popen(
+            [*command, "agent", "-dev", "-bind", ip, "-node", name, *extra],
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_DEADLINE
+        while True:
+            assert self.proc.poll() is None, f"{self.name} exited:\n{self.logs()}"
+            try:
+                if httpx.get(f"{self.base}/v1/agent/health", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{self.name} never got healthy:\n{self.logs()}"
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(DEADLINE)
+        self._log_file.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-nomad and requests read NOMAD_* and proxy variables: keep them out."""
+    for key in list(os.environ):
+        if key.startswith("NOMAD_") or key.lower().endswith("_proxy"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("NO_PROXY", "*")
+
+
+@pytest.fixture
+def start(tmp_path: Path, clean_env: None) -> Iterator[Callable[..., AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def run(ip: str, name: str, *extra: str) -> AgentProcess:
+        agent = AgentProcess(ip, name, tmp_path / f"{name}.log", list(extra))
+        started.append(agent)
+        agent.wait_healthy()
+        return agent
+
+    yield run
+    for agent in started:
+        code = agent.stop()
+        print(f"===== {agent.name} ({agent.ip}) exit {code} =====\n{agent.logs()}")
+
+
+def _eventually(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{logs()}"
+        time.sleep(0.1)
+
+
+def _statuses(base: str) -> dict[str, str]:
+    members = httpx.get(f"{base}/v1/agent/members", timeout=5.0).json()["Members"]
+    return {m["Name"]: m["Status"] for m in members}
+
+
+def test_python_nomad_drives_every_agent_method(start: Callable[..., AgentProcess]) -> None:
+    first = start(FIRST, "first")
+    client = nomad.Nomad(host=FIRST, port=4646, timeout=5)
+
+    me = client.agent.get_agent()
+    assert set(me) == {"config", "member", "stats"}
+    assert me["member"]["Name"] == "first.global"
+    assert me["stats"]["raft"]["state"] == "Leader"
+
+    members = client.agent.get_members()
+    assert members["ServerName"] == "first"
+    assert [m["Name"] for m in members["Members"]] == ["first.global"]
+    assert members["Members"][0]["Port"] == 4648
+
+    assert client.agent.get_servers() == [f"{FIRST}:4647"]
+    assert client.agent.join_agent("nope")["num_joined"] == 0
+    assert client.agent.join_agent([FIRST, FIRST]) == {"num_joined": 2, "error": ""}
+    assert client.agent.update_servers([f"{FIRST}:4647", "127.0.0.99"]) == 200
+    assert client.agent.get_servers() == [f"{FIRST}:4647", "127.0.0.99:4647"]
+    assert client.agent.force_leave("nope") == 200
+
+    with pytest.raises(BadRequestNomadException) as bad:
+        client.agent.update_servers([])  # requests drops the empty list: no address at all
+    assert bad.value.nomad_resp.text == "missing server address"
+    with pytest.raises(BadRequestNomadException) as bad:
+        client.agent.request("members", params={"index": "abc"}, method="get")
+    assert bad.value.nomad_resp.text == "Invalid index"
+    with pytest.raises(BaseNomadException) as wrong:
+        client.agent.request("self", method="post")
+    assert (wrong.value.nomad_resp.status_code, wrong.value.nomad_resp.text) == (
+        405,
+        "Invalid method",
+    )
+    with pytest.raises(URLNotFoundNomadException):
+        client.agent.request("nope", method="get")
+    assert first.proc.poll() is None
+
+
+def test_region_parameter_from_python_nomad_is_accepted(start: Callable[..., AgentProcess]) -> None:
+    start(FIRST, "first")
+    client = nomad.Nomad(host=FIRST, port=4646, region="global", timeout=5)
+    assert client.agent.get_agent()["config"]["Region"] == "global"
+    assert client.agent.get_members()["ServerRegion"] == "global"
+
+
+def test_curl_like_calls(start: Callable[..., AgentProcess]) -> None:
+    start(FIRST, "first")
+    with httpx.Client(base_url=f"http://{FIRST}:4646", timeout=5.0) as http:
+        pretty = http.get("/v1/agent/self?pretty")
+        assert pretty.headers["content-type"] == "application/json"
+        assert pretty.text.startswith('{\n    "config"') and pretty.text.endswith("}\n")
+        health = http.get("/v1/agent/health")
+        assert health.text == (
+            '{"client":{"ok":true,"message":"ok"},"server":{"ok":true,"message":"ok"}}'
+        )
+        wrong = http.delete("/v1/agent/servers")
+        assert (wrong.status_code, wrong.text) == (405, "Invalid method")
+        assert wrong.headers["content-type"] == "text/plain; charset=utf-8"
+        missing = http.put("/v1/agent/join")
+        assert (missing.status_code, missing.text) == (400, "missing address to join")
+        assert "x-nomad-index" not in health.headers
+        assert "server" not in health.headers
+        assert http.get("/v1/agent/nope").status_code == 404
+
+
+def test_second_agent_joins_and_leaves_on_interrupt(
+    start: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    first = start(FIRST, "first")
+    config = tmp_path / "second.json"
+    config.write_text(json.dumps({"leave_on_interrupt": True}))
+    second = start(SECOND, "second", "-config", str(config))
+
+    joined = httpx.post(f"{first.base}/v1/agent/join?address={SECOND}", timeout=5.0)
+    assert joined.json() == {"num_joined": 1, "error": ""}
+    both = {"first.global": "alive", "second.global": "alive"}
+
+    def logs() -> str:
+        return first.logs() + second.logs()
+
+    _eventually(lambda: _statuses(first.base) == both, "first to list second alive", logs)
+    _eventually(lambda: _statuses(second.base) == both, "second to list first alive", logs)
+
+    assert second.stop(signal.SIGINT) == 0
+    assert "graceful leave complete" in second.logs()
+    _eventually(lambda: _statuses(first.base)["second.global"] == "left", "second to be left", logs)
+
+
+def test_sigterm_without_leave_looks_like_a_failure(start: Callable[..., AgentProcess]) -> None:
+    first = start(FIRST, "first")
+    second = start(SECOND, "second")
+    assert httpx.post(f"{second.base}/v1/agent/join?address={FIRST}", timeout=5.0).json() == {
+        "num_joined": 1,
+        "error": "",
+    }
+    _eventually(
+        lambda: len(_statuses(first.base)) == 2, "first to see second", lambda: first.logs()
+    )
+    assert second.stop(signal.SIGTERM) == 0
+    _eventually(
+        lambda: _statuses(first.base)["second.global"] == "failed",
+        "second to be failed",
+        lambda: first.logs(),
+    )
+    assert httpx.post(f"{first.base}/v1/agent/force-leave?node=second.global").status_code == 200
+    assert _statuses(first.base)["second.global"] == "left"

@@ -1,0 +1,136 @@
+"""The CLI: Nomad's flags (single or double dash), one-line errors with exit status 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.cli import CliError, banner, load_settings, main
+from agent.config import Settings
+from agent.nomad_config import listeners_for
+
+
+def test_single_and_double_dash_flags() -> None:
+    s = load_settings(
+        [
+            "-dev",
+            "--node",
+            "n1",
+            "-region=eu",
+            "-dc",
+            "fra",
+            "-bind",
+            "127.0.0.21",
+            "--http-port=5646",
+            "-rpc-port",
+            "5647",
+            "-serf-port",
+            "5648",
+            "-gossip-profile",
+            "lan",
+            "-log-level",
+            "warn",
+            "-data-dir",
+            "/tmp/x",
+        ]
+    )
+    assert (s.dev_mode, s.node_name, s.region, s.datacenter) == (True, "n1", "eu", "fra")
+    assert (s.bind_addr, s.ports.http, s.ports.rpc, s.ports.serf) == (
+        "127.0.0.21",
+        5646,
+        5647,
+        5648,
+    )
+    assert (s.gossip_profile, s.log_level, s.data_dir) == ("lan", "WARN", "/tmp/x")
+
+
+def test_server_client_bootstrap_expect() -> None:
+    s = load_settings(["-server", "-bootstrap-expect", "3"])
+    assert (s.server.enabled, s.server.bootstrap_expect, s.client.enabled) == (True, 3, False)
+    assert load_settings(["-client"]).client.enabled
+    s = load_settings(["-dev=true", "--server=false", "-client=1"])
+    assert (s.dev_mode, s.server.enabled, s.client.enabled) == (True, False, True)
+
+
+def test_flags_beat_config_files(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(
+        json.dumps({"region": "file", "server": {"enabled": True}, "ports": {"rpc": 1}})
+    )
+    s = load_settings(["-config", str(path), "-region", "flag"])
+    assert (s.region, s.ports.rpc, s.server.enabled) == ("flag", 1, True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["-bogus"], "unrecognized arguments: -bogus"),
+        (["-de"], "unrecognized arguments: -de"),
+        (["-dev=maybe"], "argument -dev/--dev: invalid boolean value: 'maybe'"),
+        (["-server", "-bootstrap-expect", "x"], "argument -bootstrap-expect/--bootstrap-expect"),
+        (["-server", "-http-port", "99999"], "invalid ports.http"),
+        (["-server", "-bind", "nowhere"], "invalid bind_addr: 'nowhere' is not an IP address"),
+        (["-server", "-gossip-profile", "fast"], "invalid gossip_profile"),
+        ([], "Must specify either server, client or dev mode"),
+        (["-server", "-config", "/nonexistent.json"], "config file /nonexistent.json: No such"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(CliError, match=None) as info:
+        load_settings(argv)
+    assert needle in str(info.value)
+    assert main(["agent", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gossip-agent: error: ") and needle in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_command_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agnet"]) == 1
+    assert "unknown command 'agnet'" in capsys.readouterr().err
+    assert main([]) == 1
+
+
+def test_console_script_reports_bad_port_without_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "agent", "-dev", "-http-port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("gossip-agent: error: invalid ports.http")
+    assert "Traceback" not in done.stderr
+
+
+def test_taken_port_is_one_line_exit_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.26", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", "agent", "-dev", "-bind", "127.0.0.26",
+             "-http-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"http: cannot listen on 127.0.0.26:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_banner_says_where_each_listener_is() -> None:
+    s = Settings(dev_mode=True, name="n1", bind_addr="127.0.0.21")
+    text = banner(s, listeners_for(s, http_port=4646, serf_port=4648, fallback_ip="x"))
+    assert "HTTP: 127.0.0.21:4646; RPC: 127.0.0.21:4647; Serf: 127.0.0.21:4648" in text
+    assert "Serf: 127.0.0.21:4648 (udp+tcp)" in text
+    assert "Region: global (DC: dc1)" in text
