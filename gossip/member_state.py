@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from gossip.types import ZERO_VERSIONS, Member, MemberStatus, Versions
+from collections.abc import Mapping
+
+from gossip.flyweights import versions_of
+from gossip.types import ZERO_VERSIONS, Member, MemberStatus
 
 
 class MemberState:
@@ -10,7 +13,7 @@ class MemberState:
 
     __slots__ = ("addr", "leave_time", "name", "port", "status", "status_ltime", "tags", "versions")
 
-    def __init__(self, name: str, addr: str, port: int, tags: dict[str, str]) -> None:
+    def __init__(self, name: str, addr: str, port: int, tags: Mapping[str, str]) -> None:
         self.name = name
         self.addr = addr
         self.port = port
@@ -24,7 +27,7 @@ class MemberState:
 
     def set_versions(self, vsn: bytes) -> None:
         if len(vsn) >= 6:
-            self.versions = Versions.from_vsn(vsn)
+            self.versions = versions_of(vsn)
 
     def snapshot(self) -> Member:
         return Member(self.name, self.addr, self.port, dict(self.tags), self.status, self.versions)

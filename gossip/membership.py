@@ -26,10 +26,11 @@ from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
+from gossip.flyweights import address_of, canonical_bytes
 from gossip.messages import Alive, Dead, Suspect
 from gossip.suspicion import Suspicion
 from gossip.timing import suspicion_k, suspicion_timeout
-from gossip.types import Address, NodeState, bytes_to_ip
+from gossip.types import NodeState
 
 EMPTY_VSN = b""
 
@@ -53,19 +54,19 @@ class NodeEntry:
         self, name: str, addr: bytes, port: int, meta: bytes, vsn: bytes, now: float
     ) -> None:
         self.name = name
-        self.addr = addr
+        self.addr = canonical_bytes(addr)
         self.port = port
-        self.address = Address(bytes_to_ip(addr), port)
-        self.meta = meta
-        self.vsn = vsn
+        self.address = address_of(addr, port)
+        self.meta = canonical_bytes(meta)
+        self.vsn = canonical_bytes(vsn)
         self.incarnation = 0
         self.state = NodeState.DEAD
         self.state_change_at = now
 
     def set_address(self, addr: bytes, port: int) -> None:
         if addr != self.addr or port != self.port:
-            self.addr, self.port = addr, port
-            self.address = Address(bytes_to_ip(addr), port)
+            self.addr, self.port = canonical_bytes(addr), port
+            self.address = address_of(addr, port)
 
     @property
     def protocol_max(self) -> int:
@@ -178,9 +179,9 @@ class Membership:
             return
         self._broadcast(a.node, a)
         if vsn:
-            state.vsn = vsn
+            state.vsn = canonical_bytes(vsn)
         state.incarnation = a.incarnation
-        state.meta = a.meta
+        state.meta = canonical_bytes(a.meta)
         state.set_address(a.addr, a.port)
         if state.state != NodeState.ALIVE:
             state.state = NodeState.ALIVE

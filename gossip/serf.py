@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 
 from gossip.broadcasts import TransmitLimitedQueue
-from gossip.codec import decode_serf, decode_tags, encode_serf, encode_tags
+from gossip.codec import decode_serf, encode_serf, encode_tags
 from gossip.config import SerfConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
@@ -38,6 +38,7 @@ from gossip.events import (
     MemberEvent,
     MemberEventType,
 )
+from gossip.flyweights import EMPTY_TAGS, safe_tags_of
 from gossip.lamport import LamportClock
 from gossip.member_state import MemberState
 from gossip.membership import NodeEntry
@@ -311,6 +312,7 @@ class SerfCore:
         self.intents.queue(encode_serf(msg))
 
     def _after_input(self, now: float) -> None:
+        self.swim.wake_gossip(now)
         finished = self.intents.take_finished()
         self.event_queue.take_finished()
         self.query_queue.take_finished()
@@ -355,6 +357,9 @@ class SerfCore:
 
     def node_meta(self, limit: int) -> bytes:
         return encode_tags(self.tags)
+
+    def has_broadcasts(self) -> bool:
+        return bool(self.intents or self.query_queue or self.event_queue)
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """serf's queues in serf's order: intents, then queries, then user events."""
@@ -573,12 +578,12 @@ class SerfCore:
         """Another address claims a live name. serf only warns (resolution is not modelled)."""
         self.name_conflicts += 1
 
-    def _decode_tags(self, meta: bytes) -> dict[str, str]:
-        try:
-            return decode_tags(meta)
-        except DecodeError:
+    def _decode_tags(self, meta: bytes) -> Mapping[str, str]:
+        tags = safe_tags_of(meta)
+        if tags is None:
             self.decode_errors += 1
-            return {}
+            return EMPTY_TAGS
+        return tags
 
     # ---- reaping and reconnecting -----------------------------------------------------------
 

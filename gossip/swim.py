@@ -22,6 +22,7 @@ Bad datagrams are counted in `decode_errors` and dropped; they never raise.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,12 +71,26 @@ USER_MSG_OVERHEAD = 1
 """The 0x08 type byte in front of a delegate message."""
 
 
+def next_tick(phase: float, interval: float, now: float) -> float:
+    """The first tick of a ticker started at `phase` that falls strictly after `now`.
+
+    Like Go's ticker, a late reader does not get the missed ticks, only the next one.
+    """
+    if now < phase:
+        return phase
+    at = phase + (math.floor((now - phase) / interval) + 1) * interval
+    while at <= now:  # float rounding can land a tick back on `now`
+        at += interval
+    return at
+
+
 class SwimDelegate(MembershipListener, Protocol):
     """What memberlist asks of serf (memberlist's Delegate + EventDelegate)."""
 
     def node_meta(self, limit: int) -> bytes: ...
     def notify_msg(self, now: float, payload: bytes) -> None: ...
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]: ...
+    def has_broadcasts(self) -> bool: ...
     def local_state(self, join: bool) -> bytes: ...
     def merge_remote_state(self, now: float, buf: bytes, join: bool) -> None: ...
 
@@ -155,6 +170,9 @@ class SwimNode:
         self._probe_tick_pending = False
         self._probe_index = 0
         self._leave: tuple[object, Callable[[float, str | None], None]] | None = None
+        self._probe_tick_at = now
+        self._gossip_phase = now
+        self._gossip_armed = False
         self._set_alive(now)
         self._schedule_loops(now)
 
@@ -173,11 +191,12 @@ class SwimNode:
         self.membership.apply_alive(now, alive, bootstrap=True)
 
     def _schedule_loops(self, now: float) -> None:
+        """Start the three loops, each after a random stagger (memberlist schedule)."""
         cfg = self.config
         if cfg.probe_interval > 0:
-            self.deadlines.schedule(("probe",), now + self.rng.random() * cfg.probe_interval)
-        if cfg.gossip_interval > 0 and cfg.gossip_nodes > 0:
-            self.deadlines.schedule(("gossip",), now + self.rng.random() * cfg.gossip_interval)
+            self._probe_tick_at = now + self.rng.random() * cfg.probe_interval
+            self.deadlines.schedule(("probe",), self._probe_tick_at)
+        self._gossip_phase = now + self.rng.random() * cfg.gossip_interval
         if cfg.push_pull_interval > 0:
             stagger = self.rng.random() * cfg.push_pull_interval
             self.deadlines.schedule(("push_pull_wait",), now + stagger)
@@ -220,10 +239,11 @@ class SwimNode:
     def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
         kind = key[0]
         if kind == "probe":
-            self.deadlines.schedule(key, now + self.config.probe_interval)
+            self._probe_tick_at = next_tick(self._probe_tick_at, self.config.probe_interval, now)
+            self.deadlines.schedule(key, self._probe_tick_at)
             self._on_probe_tick(now)
         elif kind == "gossip":
-            self.deadlines.schedule(key, now + self.config.gossip_interval)
+            self._gossip_armed = False
             self._gossip(now)
         elif kind == "push_pull_wait":
             n = self.membership.num_nodes()
@@ -246,6 +266,23 @@ class SwimNode:
         finished = self.broadcasts.take_finished()
         if self._leave is not None and any(t is self._leave[0] for t in finished):
             self._finish_leave(now, None)
+        self.wake_gossip(now)
+
+    def wake_gossip(self, now: float) -> None:
+        """Arm the gossip loop's next tick if there is anything to gossip.
+
+        memberlist's gossip ticker runs forever, but a round with nothing queued sends
+        nothing; so the tick is only scheduled while broadcasts wait, on the same phase
+        (stagger + k * GossipInterval) the ticker would have used.
+        """
+        cfg = self.config
+        if self._gossip_armed or self.shut_down or cfg.gossip_interval <= 0:
+            return
+        if cfg.gossip_nodes <= 0 or not (self.broadcasts or self.delegate.has_broadcasts()):
+            return
+        self._gossip_armed = True
+        at = next_tick(self._gossip_phase, cfg.gossip_interval, now)
+        self.deadlines.schedule(("gossip",), at)
 
     # ---- sending ----------------------------------------------------------------------------
 
@@ -255,11 +292,13 @@ class SwimNode:
 
     def _get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """memberlist getBroadcasts: our own news first, then serf's in the space left."""
-        n = self.membership.num_nodes()
-        transmit_limit = retransmit_limit(self.config.retransmit_mult, n)
-        to_send = self.broadcasts.get_broadcasts(overhead, limit, transmit_limit)
+        to_send: list[bytes] = []
+        if self.broadcasts:
+            n = self.membership.num_nodes()
+            transmit_limit = retransmit_limit(self.config.retransmit_mult, n)
+            to_send = self.broadcasts.get_broadcasts(overhead, limit, transmit_limit)
         avail = limit - sum(len(m) + overhead for m in to_send)
-        if avail > overhead + USER_MSG_OVERHEAD:
+        if avail > overhead + USER_MSG_OVERHEAD and self.delegate.has_broadcasts():
             for msg in self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail):
                 to_send.append(b"\x08" + msg)
         return to_send
