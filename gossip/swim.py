@@ -4,25 +4,20 @@ Theory of operation. memberlist runs three loops (probe, gossip, push-pull) and 
 packets and streams. Here each loop is a deadline in one `DeadlineQueue`; every input takes
 the caller's `now`; outputs (datagrams, stream exchanges) are queued for the driver to pull.
 
-- Probing is randomized round robin: `probe_index` walks the member list, reshuffled each
-  cycle. One probe: direct ping (plus a `suspect` to a suspect target: Lifeguard's buddy
-  system); after `probe_timeout` without an ack, indirect pings through `indirect_checks`
-  peers and a TCP fallback ping; when the awareness-scaled probe interval runs out, a failed
-  probe raises our health score and suspects the target. Ticks that fall while a probe runs
-  are dropped, except one that fires as soon as it ends (Go's ticker buffers one tick).
+- Probing (randomized round robin, indirect and TCP fallback probes, Lifeguard's health
+  score and buddy system) lives in `probe.py`.
 - Dissemination piggybacks broadcasts on every ping/ack and gossips every `gossip_interval`
   to `gossip_nodes` peers, recently dead ones included so they can refute.
 - Push-pull exchanges the whole table with one random peer, on a period that grows with n.
   Join is a push-pull with `join=True`, one seed after another, as memberlist does.
 
-The rules for changing the table live in `membership.py`; the wire format in `codec.py`.
+The rules for changing the table live in `membership.py`, packet packing in `outbox.py`,
+the wire format in `codec.py`.
 Bad datagrams are counted in `decode_errors` and dropped; they never raise.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,15 +25,7 @@ from typing import Protocol
 
 from gossip.awareness import Awareness
 from gossip.broadcasts import TransmitLimitedQueue
-from gossip.codec import (
-    decode_packet,
-    decode_stream,
-    encode,
-    encode_compound,
-    encode_stream,
-    maybe_compress,
-    wrap_crc,
-)
+from gossip.codec import decode_packet, decode_stream, encode_compound, encode_stream
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
@@ -56,63 +43,26 @@ from gossip.messages import (
     Suspect,
     UserMsg,
 )
+from gossip.outbox import COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD, BroadcastSource, Outbox
 from gossip.outputs import Datagram, StreamRequest
+from gossip.probe import Prober, next_tick
 from gossip.protocol import verify_protocol
-from gossip.timing import push_pull_scale, retransmit_limit
-from gossip.types import Address, NodeState, Versions, bytes_to_ip, ip_to_bytes
+from gossip.timing import push_pull_scale
+from gossip.types import Address, NodeState, Versions, ip_to_bytes
+
+__all__ = ["META_MAX_SIZE", "SwimDelegate", "SwimNode", "next_tick"]
 
 META_MAX_SIZE = 512
 """memberlist MetaMaxSize: node meta (serf tags) must fit in this many bytes."""
-COMPOUND_HEADER_OVERHEAD = 2
-"""Bytes a compound message adds before its parts (type + count)."""
-COMPOUND_OVERHEAD = 2
-"""Bytes each compound part adds (its u16 length)."""
-USER_MSG_OVERHEAD = 1
-"""The 0x08 type byte in front of a delegate message."""
 
 
-def next_tick(phase: float, interval: float, now: float) -> float:
-    """The first tick of a ticker started at `phase` that falls strictly after `now`.
-
-    Like Go's ticker, a late reader does not get the missed ticks, only the next one.
-    """
-    if now < phase:
-        return phase
-    at = phase + (math.floor((now - phase) / interval) + 1) * interval
-    while at <= now:  # float rounding can land a tick back on `now`
-        at += interval
-    return at
-
-
-class SwimDelegate(MembershipListener, Protocol):
+class SwimDelegate(MembershipListener, BroadcastSource, Protocol):
     """What memberlist asks of serf (memberlist's Delegate + EventDelegate)."""
 
     def node_meta(self, limit: int) -> bytes: ...
     def notify_msg(self, now: float, payload: bytes) -> None: ...
-    def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]: ...
-    def has_broadcasts(self) -> bool: ...
     def local_state(self, join: bool) -> bytes: ...
     def merge_remote_state(self, now: float, buf: bytes, join: bool) -> None: ...
-
-
-@dataclass(slots=True)
-class _Probe:
-    seq: int
-    target: NodeEntry
-    incarnation: int
-    end_at: float
-    expected_nacks: int = 0
-    nacks: int = 0
-    fallback_pending: bool = False
-    fallback_ok: bool = False
-    expired: bool = False
-
-
-@dataclass(slots=True)
-class _Relay:
-    requester: Address
-    seq_no: int
-    nack: bool
 
 
 @dataclass(slots=True)
@@ -158,19 +108,21 @@ class SwimNode:
             deadlines=self.deadlines,  # type: ignore[arg-type]
             listener=delegate,
         )
+        self.outbox = Outbox(config, self.broadcasts, delegate, self.membership.num_nodes)
+        self.prober = Prober(
+            config,
+            name=name,
+            addr=addr,
+            addr_bytes=self._addr_bytes,
+            membership=self.membership,
+            awareness=self.awareness,
+            deadlines=self.deadlines,
+            outbox=self.outbox,
+            on_decode_error=self._count_decode_error,
+        )
         self.decode_errors = 0
         self.shut_down = False
-        self._datagrams: list[Datagram] = []
-        self._streams: list[StreamRequest] = []
-        self._stream_purpose: dict[int, tuple[object, ...]] = {}
-        self._tokens = itertools.count(1)
-        self._seq = 0
-        self._acks: dict[int, _Probe | _Relay] = {}
-        self._probe: _Probe | None = None
-        self._probe_tick_pending = False
-        self._probe_index = 0
         self._leave: tuple[object, Callable[[float, str | None], None]] | None = None
-        self._probe_tick_at = now
         self._gossip_phase = now
         self._gossip_armed = False
         self._set_alive(now)
@@ -191,15 +143,22 @@ class SwimNode:
         self.membership.apply_alive(now, alive, bootstrap=True)
 
     def _schedule_loops(self, now: float) -> None:
-        """Start the three loops, each after a random stagger (memberlist schedule)."""
+        """Start the three loops as memberlist's schedule() does.
+
+        The probe and gossip tickers are created at start, so they tick at start + k *
+        interval; memberlist's "random stagger" only delays the first read of a ticker that
+        is already running, which changes nothing (observed on real agents: nodes started
+        together tick together). Push-pull really waits a random stagger first.
+        """
         cfg = self.config
-        if cfg.probe_interval > 0:
-            self._probe_tick_at = now + self.rng.random() * cfg.probe_interval
-            self.deadlines.schedule(("probe",), self._probe_tick_at)
-        self._gossip_phase = now + self.rng.random() * cfg.gossip_interval
+        self.prober.start(now + cfg.probe_interval)
+        self._gossip_phase = now + cfg.gossip_interval
         if cfg.push_pull_interval > 0:
             stagger = self.rng.random() * cfg.push_pull_interval
             self.deadlines.schedule(("push_pull_wait",), now + stagger)
+
+    def _count_decode_error(self) -> None:
+        self.decode_errors += 1
 
     # ---- driver interface -----------------------------------------------------------------
 
@@ -213,18 +172,16 @@ class SwimNode:
         return None if self.shut_down else self.deadlines.peek()
 
     def datagrams_to_send(self) -> list[Datagram]:
-        out, self._datagrams = self._datagrams, []
-        return out
+        return self.outbox.take_datagrams()
 
     def streams_to_open(self) -> list[StreamRequest]:
-        out, self._streams = self._streams, []
-        return out
+        return self.outbox.take_streams()
 
     def shutdown(self) -> None:
         """Stop everything at once; nothing more is sent (peers will see a failure)."""
         self.shut_down = True
-        self._datagrams.clear()
-        self._streams.clear()
+        self.prober.stopped = True
+        self.outbox.clear()
 
     def handle_timer(self, now: float) -> None:
         self.advance(now)
@@ -238,29 +195,19 @@ class SwimNode:
 
     def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
         kind = key[0]
-        if kind == "probe":
-            self._probe_tick_at = next_tick(self._probe_tick_at, self.config.probe_interval, now)
-            self.deadlines.schedule(key, self._probe_tick_at)
-            self._on_probe_tick(now)
-        elif kind == "gossip":
+        if kind == "gossip":
             self._gossip_armed = False
             self._gossip(now)
         elif kind == "push_pull_wait":
-            n = self.membership.num_nodes()
-            at = now + push_pull_scale(self.config.push_pull_interval, n)
-            self.deadlines.schedule(("push_pull",), at)
+            self._rearm_push_pull(now)
         elif kind == "push_pull":
             self._push_pull(now)
-        elif kind == "probe_timeout":
-            self._on_probe_timeout(now, key[1])  # type: ignore[arg-type]
-        elif kind == "probe_end":
-            self._on_probe_end(now, key[1])  # type: ignore[arg-type]
-        elif kind == "relay":
-            self._on_relay_timeout(key[1])  # type: ignore[arg-type]
         elif kind == "suspect":
             self.membership.suspicion_expired(now, key[1])  # type: ignore[arg-type]
         elif kind == "leave":
             self._finish_leave(now, "timeout waiting for leave broadcast")
+        else:
+            self.prober.on_deadline(now, kind, key[1] if len(key) > 1 else None)
 
     def _after_input(self, now: float) -> None:
         finished = self.broadcasts.take_finished()
@@ -278,171 +225,12 @@ class SwimNode:
         cfg = self.config
         if self._gossip_armed or self.shut_down or cfg.gossip_interval <= 0:
             return
-        if cfg.gossip_nodes <= 0 or not (self.broadcasts or self.delegate.has_broadcasts()):
+        if cfg.gossip_nodes <= 0 or not self.outbox.has_broadcasts():
             return
         self._gossip_armed = True
-        at = next_tick(self._gossip_phase, cfg.gossip_interval, now)
-        self.deadlines.schedule(("gossip",), at)
-
-    # ---- sending ----------------------------------------------------------------------------
-
-    def _next_seq(self) -> int:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        return self._seq
-
-    def _get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        """memberlist getBroadcasts: our own news first, then serf's in the space left."""
-        to_send: list[bytes] = []
-        if self.broadcasts:
-            n = self.membership.num_nodes()
-            transmit_limit = retransmit_limit(self.config.retransmit_mult, n)
-            to_send = self.broadcasts.get_broadcasts(overhead, limit, transmit_limit)
-        avail = limit - sum(len(m) + overhead for m in to_send)
-        if avail > overhead + USER_MSG_OVERHEAD and self.delegate.has_broadcasts():
-            for msg in self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail):
-                to_send.append(b"\x08" + msg)
-        return to_send
-
-    def _send_msg(self, dst: Address, msg: bytes) -> None:
-        """Send one message, piggybacking whatever broadcasts fit (memberlist sendMsg)."""
-        avail = self.config.udp_buffer_size - len(msg) - COMPOUND_HEADER_OVERHEAD
-        extra = self._get_broadcasts(COMPOUND_OVERHEAD, avail)
-        if extra:
-            msg = encode_compound([msg, *extra])
-        self._raw_send(dst, msg, crc=False)
-
-    def _raw_send(self, dst: Address, msg: bytes, *, crc: bool) -> None:
-        """Compress if smaller, CRC-wrap for peers that check it (memberlist rawSendMsgPacket)."""
-        if self.config.enable_compression:
-            msg = maybe_compress(msg)
-        if crc:
-            msg = wrap_crc(msg)
-        self._datagrams.append(Datagram(dst, msg))
-
-    def _open_stream(self, dst: Address, msg: object, timeout: float, purpose: tuple) -> int:
-        token = next(self._tokens)
-        data = encode_stream(msg, compress=self.config.enable_compression)  # type: ignore[arg-type]
-        self._streams.append(StreamRequest(token, dst, data, timeout))
-        self._stream_purpose[token] = purpose
-        return token
-
-    # ---- probing ----------------------------------------------------------------------------
-
-    def _on_probe_tick(self, now: float) -> None:
-        if self._probe is not None:
-            self._probe_tick_pending = True
-            return
-        self._probe_round(now)
-
-    def _probe_round(self, now: float) -> None:
-        """memberlist probe: the next live node in the (shuffled) round-robin order."""
-        membership = self.membership
-        num_check = 0
-        while num_check < len(membership.nodes):
-            if self._probe_index >= len(membership.nodes):
-                membership.reset_nodes(now)
-                self._probe_index = 0
-                num_check += 1
-                continue
-            node = membership.nodes[self._probe_index]
-            self._probe_index += 1
-            if node.name == self.name or node.dead_or_left():
-                num_check += 1
-                continue
-            self._probe_node(now, node)
-            return
-
-    def _probe_node(self, now: float, node: NodeEntry) -> None:
-        interval = self.awareness.scale_timeout(self.config.probe_interval)
-        seq = self._next_seq()
-        probe = _Probe(seq, node, node.incarnation, now + interval)
-        self._acks[seq] = probe
-        self._probe = probe
-        ping = encode(Ping(seq, node.name, self._addr_bytes, self.addr.port, self.name))
-        if node.state == NodeState.ALIVE:
-            self._send_msg(node.address, ping)
-        else:  # Lifeguard buddy system: tell the suspect at once so it can refute
-            suspect = encode(Suspect(node.incarnation, node.name, self.name))
-            self._raw_send(
-                node.address, encode_compound([ping, suspect]), crc=node.protocol_max >= 5
-            )
-        self.deadlines.schedule(("probe_timeout", seq), now + self.config.probe_timeout)
-        self.deadlines.schedule(("probe_end", seq), probe.end_at)
-
-    def _on_probe_timeout(self, now: float, seq: int) -> None:
-        """No direct ack in time: ask helpers, and try the target over TCP."""
-        probe = self._probe
-        if probe is None or probe.seq != seq or seq not in self._acks:
-            return
-        target = probe.target
-        me = self.name
-
-        def exclude(n: NodeEntry) -> bool:
-            return n.name == me or n.name == target.name or n.state != NodeState.ALIVE
-
-        for peer in self.membership.k_random_nodes(self.config.indirect_checks, exclude):
-            nack = peer.protocol_max >= 4
-            probe.expected_nacks += nack
-            req = IndirectPing(
-                seq,
-                target.addr,
-                target.port,
-                target.name,
-                nack,
-                self._addr_bytes,
-                self.addr.port,
-                self.name,
-            )
-            self._send_msg(peer.address, encode(req))
-        if not self.config.disable_tcp_pings and target.protocol_max >= 3:
-            ping = Ping(seq, target.name, self._addr_bytes, self.addr.port, self.name)
-            timeout = max(0.0, probe.end_at - now)  # a late timer: the deadline may have passed
-            self._open_stream(target.address, ping, timeout, ("tcp_ping", seq))
-            probe.fallback_pending = True
-
-    def _on_probe_end(self, now: float, seq: int) -> None:
-        probe = self._probe
-        if probe is None or probe.seq != seq:
-            return
-        self._acks.pop(seq, None)
-        probe.expired = True
-        if not probe.fallback_pending:
-            self._finish_probe(now, probe, success=probe.fallback_ok)
-
-    def _finish_probe(self, now: float, probe: _Probe, *, success: bool) -> None:
-        self._acks.pop(probe.seq, None)
-        self.deadlines.cancel(("probe_timeout", probe.seq))
-        self.deadlines.cancel(("probe_end", probe.seq))
-        self._probe = None
-        if success:
-            self.awareness.apply_delta(-1)
-        else:
-            if probe.expected_nacks > 0:
-                self.awareness.apply_delta(max(0, probe.expected_nacks - probe.nacks))
-            else:
-                self.awareness.apply_delta(1)
-            target = probe.target
-            self.membership.apply_suspect(now, Suspect(probe.incarnation, target.name, self.name))
-        if self._probe_tick_pending and not self.shut_down:
-            self._probe_tick_pending = False
-            self._probe_round(now)
-
-    def _on_tcp_ping_result(self, now: float, seq: int, reply: bytes | None) -> None:
-        probe = self._probe
-        if probe is None or probe.seq != seq:
-            return
-        ok = False
-        if reply is not None:
-            try:
-                msg = decode_stream(reply)
-            except DecodeError:
-                self.decode_errors += 1
-            else:
-                ok = isinstance(msg, AckResp) and msg.seq_no == seq
-        probe.fallback_pending = False
-        probe.fallback_ok = ok
-        if probe.expired:
-            self._finish_probe(now, probe, success=ok)
+        self.deadlines.schedule(
+            ("gossip",), next_tick(self._gossip_phase, cfg.gossip_interval, now)
+        )
 
     # ---- serving packets ----------------------------------------------------------------------
 
@@ -463,9 +251,9 @@ class SwimNode:
     def _dispatch(self, now: float, src: Address, msg: object) -> None:
         membership = self.membership
         if isinstance(msg, Ping):
-            self._on_ping(src, msg)
+            self.prober.on_ping(src, msg)
         elif isinstance(msg, AckResp):
-            self._on_ack(now, msg)
+            self.prober.on_ack(now, msg)
         elif isinstance(msg, Alive):
             if len(msg.addr) not in (4, 16):
                 raise ValueError("alive with a bad address")
@@ -477,49 +265,9 @@ class SwimNode:
         elif isinstance(msg, UserMsg):
             self.delegate.notify_msg(now, msg.payload)
         elif isinstance(msg, IndirectPing):
-            self._on_indirect_ping(now, src, msg)
+            self.prober.on_indirect_ping(now, src, msg)
         elif isinstance(msg, NackResp):
-            self._on_nack(msg)
-
-    def _on_ping(self, src: Address, ping: Ping) -> None:
-        if ping.node and ping.node != self.name:
-            return  # as memberlist: a ping for a previous owner of this address
-        dst = src
-        if ping.source_addr and ping.source_port:
-            dst = Address(bytes_to_ip(ping.source_addr), ping.source_port)
-        self._send_msg(dst, encode(AckResp(ping.seq_no)))
-
-    def _on_ack(self, now: float, ack: AckResp) -> None:
-        handler = self._acks.pop(ack.seq_no, None)
-        if handler is None:
-            return
-        if isinstance(handler, _Probe):
-            self._finish_probe(now, handler, success=True)
-        else:
-            self.deadlines.cancel(("relay", ack.seq_no))
-            self._send_msg(handler.requester, encode(AckResp(handler.seq_no)))
-
-    def _on_nack(self, nack: NackResp) -> None:
-        handler = self._acks.get(nack.seq_no)
-        if isinstance(handler, _Probe) and handler.nacks < self.config.indirect_checks + 1:
-            handler.nacks += 1
-
-    def _on_indirect_ping(self, now: float, src: Address, req: IndirectPing) -> None:
-        """Probe `req.target` on the requester's behalf; relay the ack, or a nack if asked."""
-        target = Address(bytes_to_ip(req.target), req.port or self.addr.port)
-        requester = src
-        if req.source_addr and req.source_port:
-            requester = Address(bytes_to_ip(req.source_addr), req.source_port)
-        seq = self._next_seq()
-        self._acks[seq] = _Relay(requester, req.seq_no, req.nack)
-        self.deadlines.schedule(("relay", seq), now + self.config.probe_timeout)
-        ping = Ping(seq, req.node, self._addr_bytes, self.addr.port, self.name)
-        self._send_msg(target, encode(ping))
-
-    def _on_relay_timeout(self, seq: int) -> None:
-        handler = self._acks.pop(seq, None)
-        if isinstance(handler, _Relay) and handler.nack:
-            self._send_msg(handler.requester, encode(NackResp(handler.seq_no)))
+            self.prober.on_nack(msg)
 
     # ---- gossip -----------------------------------------------------------------------------
 
@@ -537,11 +285,11 @@ class SwimNode:
         peers = self.membership.k_random_nodes(self.config.gossip_nodes, exclude)
         avail = self.config.udp_buffer_size - COMPOUND_HEADER_OVERHEAD
         for peer in peers:
-            msgs = self._get_broadcasts(COMPOUND_OVERHEAD, avail)
+            msgs = self.outbox.get_broadcasts(COMPOUND_OVERHEAD, avail)
             if not msgs:
                 return
             data = msgs[0] if len(msgs) == 1 else encode_compound(msgs)
-            self._raw_send(peer.address, data, crc=peer.protocol_max >= 5)
+            self.outbox.raw_send(peer.address, data, crc=peer.protocol_max >= 5)
 
     # ---- push-pull and join -----------------------------------------------------------------
 
@@ -560,7 +308,7 @@ class SwimNode:
         if not peers:
             self._rearm_push_pull(now)
             return
-        self._open_stream(
+        self.outbox.open_stream(
             peers[0].address, self.local_state(False), self.config.tcp_timeout, ("push_pull",)
         )
 
@@ -609,19 +357,21 @@ class SwimNode:
             return
         seed = job.seeds[job.index]
         job.index += 1
-        self._open_stream(seed, self.local_state(True), self.config.tcp_timeout, ("join", job))
+        self.outbox.open_stream(
+            seed, self.local_state(True), self.config.tcp_timeout, ("join", job)
+        )
 
     def handle_stream_result(
         self, now: float, token: int, reply: bytes | None, error: str | None = None
     ) -> None:
         """The outcome of a stream we asked for: a reply, or None with the driver's error."""
         self.advance(now)
-        purpose = self._stream_purpose.pop(token, None)
+        purpose = self.outbox.purposes.pop(token, None)
         if purpose is None or self.shut_down:
             return
         kind = purpose[0]
         if kind == "tcp_ping":
-            self._on_tcp_ping_result(now, purpose[1], reply)  # type: ignore[arg-type]
+            self.prober.on_tcp_ping_result(now, purpose[1], reply)  # type: ignore[arg-type]
         else:
             failure = self._merge_reply(now, reply, error)
             if kind == "join":
@@ -676,7 +426,7 @@ class SwimNode:
     def send_user(self, dst: Address, payload: bytes) -> None:
         """Send one delegate message straight to `dst` (memberlist SendTo / SendBestEffort)."""
         if not self.shut_down:
-            self._raw_send(dst, b"\x08" + payload, crc=False)
+            self.outbox.raw_send(dst, b"\x08" + payload, crc=False)
 
     # ---- leave and meta ---------------------------------------------------------------------
 
