@@ -9,10 +9,10 @@ not know yet are buffered for `recent_intent_timeout`, because gossip may delive
 the node itself. serf's own broadcasts (intents, user events, queries) ride in the space
 memberlist leaves in each packet.
 
-Status changes follow reference table 2.2 exactly; see `_on_leave_intent`, `notify_join`,
-`notify_leave`. Failed and left members are kept (and reported) until reaped after
-`reconnect_timeout` / `tombstone_timeout`; meanwhile each failed member is retried with a
-memberlist join about once per `reconnect_interval` across the cluster.
+Status changes follow reference table 2.2 exactly; they live in `serf_members.py`. Failed
+and left members are kept (and reported) until reaped after `reconnect_timeout` /
+`tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about
+once per `reconnect_interval` across the cluster.
 
 All inputs take `now`; outputs are pulled (datagrams, streams, events), like SwimNode.
 """
@@ -35,12 +35,8 @@ from gossip.events import (
     GossipEvent,
     JoinCompleted,
     LeaveCompleted,
-    MemberEvent,
-    MemberEventType,
 )
-from gossip.flyweights import EMPTY_TAGS, safe_tags_of
 from gossip.lamport import LamportClock
-from gossip.member_state import MemberState
 from gossip.membership import NodeEntry
 from gossip.messages import (
     Alive,
@@ -48,11 +44,11 @@ from gossip.messages import (
     LeaveIntent,
     Query,
     QueryResponse,
-    SerfMessageType,
     SerfPushPull,
     UserEvent,
 )
 from gossip.outputs import Datagram, StreamRequest
+from gossip.serf_members import MemberTable
 from gossip.swim import META_MAX_SIZE, SwimNode
 from gossip.timing import retransmit_limit
 from gossip.types import Address, Member, MemberStatus, bytes_to_ip
@@ -85,7 +81,6 @@ class SerfCore:
         self.config = config
         self.name = name
         self.rng = rng
-        self.state = SerfState.ALIVE
         self.tags = dict(tags)
         if len(encode_tags(self.tags)) > META_MAX_SIZE:
             raise UsageError(f"encoded tags exceed the {META_MAX_SIZE} byte limit")
@@ -96,20 +91,20 @@ class SerfCore:
         )
         for clock in (self.clock, self.event_clock, self.query_clock):
             clock.increment()  # as serf Create: the first usable time is 1
-        self.member_states: dict[str, MemberState] = {}
-        self.failed: list[MemberState] = []
-        self.left: list[MemberState] = []
-        self.recent_intents: dict[str, tuple[SerfMessageType, int, float]] = {}
         self.intents = TransmitLimitedQueue()
         self.event_queue = TransmitLimitedQueue()
         self.query_queue = TransmitLimitedQueue()
         self.event_ring = EventRing(self.event_clock, config.event_buffer)
         self.query_ring = QueryRing(self.query_clock, config.query_buffer)
         self.join_ignore_old = False
-        self.decode_errors = 0
+        self._decode_errors = 0
         self.name_conflicts = 0
         self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
         self._events: deque[GossipEvent] = deque()
+        self.table = MemberTable(
+            config, name=name, clock=self.clock, deadlines=self.deadlines, events=self._events
+        )
+        self.state = SerfState.ALIVE
         self._tokens = itertools.count(1)
         self._waits: dict[int, tuple[object, Callable[[float, str | None], None], str]] = {}
         self.swim = SwimNode(
@@ -124,6 +119,24 @@ class SerfCore:
         self.deadlines.schedule(("reap",), now + config.reap_interval)
         self.deadlines.schedule(("reconnect",), now + config.reconnect_interval)
         self.deadlines.schedule(("queue_check",), now + config.queue_check_interval)
+
+    @property
+    def state(self) -> SerfState:
+        return self._state
+
+    @state.setter
+    def state(self, state: SerfState) -> None:
+        """Only an alive serf refutes leave intents about itself (serf handleNodeLeaveIntent)."""
+        self._state = state
+        self.table.refute = self._refute_leave if state is SerfState.ALIVE else None
+
+    def _refute_leave(self, now: float) -> None:
+        self._broadcast_join(now, self.clock.time())
+
+    @property
+    def decode_errors(self) -> int:
+        """Malformed serf payloads and tags dropped so far."""
+        return self._decode_errors + self.table.decode_errors
 
     # ---- driver interface -----------------------------------------------------------------
 
@@ -178,17 +191,17 @@ class SerfCore:
     # ---- reads ------------------------------------------------------------------------------
 
     def members(self) -> list[Member]:
-        return [m.snapshot() for m in self.member_states.values()]
+        return [m.snapshot() for m in self.table.states.values()]
 
     def local_member(self) -> Member:
-        return self.member_states[self.name].snapshot()
+        return self.table.states[self.name].snapshot()
 
     def stats(self) -> dict[str, str]:
         """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
         return {
-            "members": str(len(self.member_states)),
-            "failed": str(len(self.failed)),
-            "left": str(len(self.left)),
+            "members": str(len(self.table.states)),
+            "failed": str(len(self.table.failed)),
+            "left": str(len(self.table.left)),
             "health_score": str(self.swim.awareness.score),
             "member_time": str(self.clock.time()),
             "event_time": str(self.event_clock.time()),
@@ -241,7 +254,7 @@ class SerfCore:
         self.state = SerfState.LEAVING
         intent = LeaveIntent(self.clock.time(), self.name)
         self.clock.increment()
-        self._on_leave_intent(now, intent)
+        self.table.on_leave_intent(now, intent)
 
         def after_intent(at: float, error: str | None) -> None:
             if error is not None:
@@ -255,7 +268,7 @@ class SerfCore:
             else:
                 self.deadlines.schedule(("left", token), at + self.config.leave_propagate_delay)
 
-        if self._has_alive_members():
+        if self.table.has_alive_members():
             self._broadcast_and_wait(
                 now, intent, after_intent, "timeout while waiting for graceful leave"
             )
@@ -270,12 +283,12 @@ class SerfCore:
         token = next(self._tokens)
         intent = LeaveIntent(self.clock.time(), node, prune)
         self.clock.increment()
-        self._on_leave_intent(now, intent)
+        self.table.on_leave_intent(now, intent)
 
         def done(at: float, error: str | None) -> None:
             self._events.append(ForceLeaveCompleted(token, error))
 
-        if self._has_alive_members():
+        if self.table.has_alive_members():
             self._broadcast_and_wait(now, intent, done, "timed out broadcasting node removal")
         else:
             done(now, None)
@@ -308,7 +321,7 @@ class SerfCore:
     def _broadcast_join(self, now: float, ltime: int) -> None:
         msg = JoinIntent(ltime, self.name)
         self.clock.witness(ltime)
-        self._on_join_intent(now, msg)
+        self.table.on_join_intent(now, msg)
         self.intents.queue(encode_serf(msg))
 
     def _after_input(self, now: float) -> None:
@@ -328,7 +341,7 @@ class SerfCore:
         kind = key[0]
         if kind == "reap":
             self.deadlines.schedule(key, now + self.config.reap_interval)
-            self._reap(now)
+            self.table.reap(now)
         elif kind == "reconnect":
             self.deadlines.schedule(key, now + self.config.reconnect_interval)
             self._reconnect(now)
@@ -343,15 +356,22 @@ class SerfCore:
             self.state = SerfState.LEFT
             self._events.append(LeaveCompleted(key[1], None))  # type: ignore[arg-type]
         elif kind == "prune":
-            member = self.member_states.get(key[1])  # type: ignore[arg-type]
+            member = self.table.states.get(key[1])  # type: ignore[arg-type]
             if member is not None and member is key[2]:
-                self._prune_now(member)
+                self.table.prune_now(member)
 
-    def _has_alive_members(self) -> bool:
-        return any(
-            m.status is MemberStatus.ALIVE and name != self.name
-            for name, m in self.member_states.items()
-        )
+    def notify_join(self, now: float, node: NodeEntry) -> None:
+        self.table.notify_join(now, node)
+
+    def notify_leave(self, now: float, node: NodeEntry) -> None:
+        self.table.notify_leave(now, node)
+
+    def notify_update(self, now: float, node: NodeEntry) -> None:
+        self.table.notify_update(now, node)
+
+    def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None:
+        """Another address claims a live name. serf only warns (resolution is not modelled)."""
+        self.name_conflicts += 1
 
     # ---- memberlist delegate ----------------------------------------------------------------
 
@@ -364,7 +384,7 @@ class SerfCore:
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """serf's queues in serf's order: intents, then queries, then user events."""
         transmit_limit = retransmit_limit(
-            self.config.memberlist.retransmit_mult, len(self.member_states)
+            self.config.memberlist.retransmit_mult, len(self.table.states)
         )
         msgs = self.intents.get_broadcasts(overhead, limit, transmit_limit)
         used = sum(len(m) + overhead for m in msgs)
@@ -377,10 +397,8 @@ class SerfCore:
         return msgs
 
     def local_state(self, join: bool) -> bytes:
-        status_ltimes = {name: m.status_ltime for name, m in self.member_states.items()}
-        left = tuple(
-            name for name, m in self.member_states.items() if m.status is MemberStatus.LEFT
-        )
+        status_ltimes = {name: m.status_ltime for name, m in self.table.states.items()}
+        left = tuple(name for name, m in self.table.states.items() if m.status is MemberStatus.LEFT)
         state = SerfPushPull(
             ltime=self.clock.time(),
             status_ltimes=status_ltimes,
@@ -395,7 +413,7 @@ class SerfCore:
         try:
             pp = decode_serf(buf)
         except DecodeError:
-            self.decode_errors += 1
+            self._decode_errors += 1
             return
         if not isinstance(pp, SerfPushPull):
             return
@@ -408,10 +426,10 @@ class SerfCore:
                 clock.witness(remote - 1)
         left = set(pp.left_members)
         for name in pp.left_members:
-            self._on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
+            self.table.on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
         for name, ltime in pp.status_ltimes.items():
             if name not in left:
-                self._on_join_intent(now, JoinIntent(ltime, name))
+                self.table.on_join_intent(now, JoinIntent(ltime, name))
         if join and self.join_ignore_old:
             self.event_ring.min_time = max(self.event_ring.min_time, pp.event_ltime)
         for slot in pp.events:
@@ -424,13 +442,13 @@ class SerfCore:
         try:
             msg = decode_serf(payload)
         except DecodeError:
-            self.decode_errors += 1
+            self._decode_errors += 1
             return
         if isinstance(msg, LeaveIntent):
-            if self._on_leave_intent(now, msg):
+            if self.table.on_leave_intent(now, msg):
                 self.intents.queue(payload)
         elif isinstance(msg, JoinIntent):
-            if self._on_join_intent(now, msg):
+            if self.table.on_join_intent(now, msg):
                 self.intents.queue(payload)
         elif isinstance(msg, UserEvent):
             if self.event_ring.accept(msg.ltime, msg.name, msg.payload):
@@ -449,172 +467,23 @@ class SerfCore:
             dst = Address(bytes_to_ip(query.addr), query.port)
             self.swim.send_user(dst, encode_serf(ack))
 
-    # ---- intents ----------------------------------------------------------------------------
-
-    def _upsert_intent(self, name: str, kind: SerfMessageType, ltime: int, now: float) -> bool:
-        existing = self.recent_intents.get(name)
-        if existing is None or ltime > existing[1]:
-            self.recent_intents[name] = (kind, ltime, now)
-            return True
-        return False
-
-    def _on_join_intent(self, now: float, msg: JoinIntent) -> bool:
-        """serf handleNodeJoinIntent: True when the intent was news (re-gossip it)."""
-        self.clock.witness(msg.ltime)
-        member = self.member_states.get(msg.node)
-        if member is None:
-            return self._upsert_intent(msg.node, SerfMessageType.JOIN, msg.ltime, now)
-        if msg.ltime <= member.status_ltime:
-            return False
-        member.status_ltime = msg.ltime
-        if member.status is MemberStatus.LEAVING:
-            member.status = MemberStatus.ALIVE
-        return True
-
-    def _on_leave_intent(self, now: float, msg: LeaveIntent) -> bool:
-        """serf handleNodeLeaveIntent: True when the intent was news (re-gossip it)."""
-        self.clock.witness(msg.ltime)
-        member = self.member_states.get(msg.node)
-        if member is None:
-            return self._upsert_intent(msg.node, SerfMessageType.LEAVE, msg.ltime, now)
-        if msg.ltime <= member.status_ltime:
-            return False
-        if msg.node == self.name and self.state is SerfState.ALIVE:
-            self._broadcast_join(now, self.clock.time())  # refute: we are not leaving
-            return False
-        member.status_ltime = msg.ltime
-        if member.status is MemberStatus.ALIVE:
-            member.status = MemberStatus.LEAVING
-        elif member.status is MemberStatus.FAILED:
-            member.status = MemberStatus.LEFT
-            member.leave_time = now
-            if member in self.failed:
-                self.failed.remove(member)
-            self.left.append(member)
-            self._emit(MemberEventType.LEAVE, member)
-        elif member.status is not MemberStatus.LEAVING and member.status is not MemberStatus.LEFT:
-            return False
-        if msg.prune:
-            self._prune(now, member)
-        return True
-
-    def _prune(self, now: float, member: MemberState) -> None:
-        """serf handlePrune: a leaving member lingers BroadcastTimeout + LeavePropagateDelay."""
-        if member.status is MemberStatus.LEAVING:
-            delay = self.config.broadcast_timeout + self.config.leave_propagate_delay
-            self.deadlines.schedule(("prune", member.name, member), now + delay)
-        else:
-            self._prune_now(member)
-
-    def _prune_now(self, member: MemberState) -> None:
-        if member in self.left:
-            self.left.remove(member)
-        if member in self.failed:
-            self.failed.remove(member)
-        self._erase(member)
-
-    def _erase(self, member: MemberState) -> None:
-        self.member_states.pop(member.name, None)
-        self._emit(MemberEventType.REAP, member)
-
-    def _emit(self, kind: MemberEventType, member: MemberState) -> None:
-        self._events.append(MemberEvent(kind, member.snapshot()))
-
-    # ---- memberlist events ------------------------------------------------------------------
-
-    def notify_join(self, now: float, node: NodeEntry) -> None:
-        """serf handleNodeJoin: a new member, or a failed/left one back with a new incarnation."""
-        member = self.member_states.get(node.name)
-        tags = self._decode_tags(node.meta)
-        if member is None:
-            old = MemberStatus.NONE
-            member = MemberState(node.name, node.address.host, node.port, tags)
-            intent = self.recent_intents.get(node.name)
-            if intent is not None:
-                member.status_ltime = intent[1]
-                if intent[0] is SerfMessageType.LEAVE:
-                    member.status = MemberStatus.LEAVING
-            self.member_states[node.name] = member
-        else:
-            old = member.status
-            member.status = MemberStatus.ALIVE
-            member.leave_time = 0.0
-            member.addr, member.port, member.tags = node.address.host, node.port, tags
-        member.set_versions(node.vsn)
-        if old is MemberStatus.FAILED and member in self.failed:
-            self.failed.remove(member)
-        if old is MemberStatus.LEFT and member in self.left:
-            self.left.remove(member)
-        self._emit(MemberEventType.JOIN, member)
-
-    def notify_leave(self, now: float, node: NodeEntry) -> None:
-        """serf handleNodeLeave: leaving -> left (graceful), alive -> failed (crash)."""
-        member = self.member_states.get(node.name)
-        if member is None:
-            return
-        if member.status is MemberStatus.LEAVING:
-            member.status = MemberStatus.LEFT
-            self.left.append(member)
-            kind = MemberEventType.LEAVE
-        elif member.status is MemberStatus.ALIVE:
-            member.status = MemberStatus.FAILED
-            self.failed.append(member)
-            kind = MemberEventType.FAILED
-        else:
-            return
-        member.leave_time = now
-        self._emit(kind, member)
-
-    def notify_update(self, now: float, node: NodeEntry) -> None:
-        member = self.member_states.get(node.name)
-        if member is None:
-            return
-        member.addr, member.port = node.address.host, node.port
-        member.tags = self._decode_tags(node.meta)
-        member.set_versions(node.vsn)
-        self._emit(MemberEventType.UPDATE, member)
-
-    def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None:
-        """Another address claims a live name. serf only warns (resolution is not modelled)."""
-        self.name_conflicts += 1
-
-    def _decode_tags(self, meta: bytes) -> Mapping[str, str]:
-        tags = safe_tags_of(meta)
-        if tags is None:
-            self.decode_errors += 1
-            return EMPTY_TAGS
-        return tags
-
-    # ---- reaping and reconnecting -----------------------------------------------------------
-
-    def _reap(self, now: float) -> None:
-        """serf handleReap: erase long-failed and long-left members, expire buffered intents."""
-        for members, timeout in (
-            (self.failed, self.config.reconnect_timeout),
-            (self.left, self.config.tombstone_timeout),
-        ):
-            for member in [m for m in members if now - m.leave_time > timeout]:
-                members.remove(member)
-                self._erase(member)
-        horizon = self.config.recent_intent_timeout
-        for name in [n for n, i in self.recent_intents.items() if now - i[2] > horizon]:
-            del self.recent_intents[name]
+    # ---- reconnecting and queue limits -------------------------------------------------------
 
     def _reconnect(self, now: float) -> None:
         """serf reconnect: retry one random failed member with probability failed/alive."""
-        if not self.failed:
+        if not self.table.failed:
             return
-        alive = max(1, len(self.member_states) - len(self.failed) - len(self.left))
-        if self.rng.random() > len(self.failed) / alive:
+        alive = max(1, len(self.table.states) - len(self.table.failed) - len(self.table.left))
+        if self.rng.random() > len(self.table.failed) / alive:
             return
-        member = self.failed[self.rng.randrange(len(self.failed))]
+        member = self.table.failed[self.rng.randrange(len(self.table.failed))]
         self.swim.join(now, [Address(member.addr, member.port)], lambda *_: None)
 
     def _check_queues(self) -> None:
         """serf checkQueueDepth: prune a queue that grew past its limit."""
         limit = self.config.max_queue_depth
         if self.config.min_queue_depth > 0:
-            limit = max(self.config.min_queue_depth, 2 * len(self.member_states))
+            limit = max(self.config.min_queue_depth, 2 * len(self.table.states))
         for queue in (self.intents, self.event_queue, self.query_queue):
             if len(queue) > limit:
                 queue.prune(limit)

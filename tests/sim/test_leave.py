@@ -54,7 +54,7 @@ def test_force_leave_of_failed_node_makes_it_left_everywhere() -> None:
     assert int(after["left"]) == int(before["left"]) + 1
     eventually(c, lambda: all_see(c, ["n5"], "left", survivors), 10.0, "n5 left everywhere")
     # no more reconnect attempts: nothing failed remains to retry
-    assert all(c.node(s).core.failed == [] for s in survivors)
+    assert all(c.node(s).core.table.failed == [] for s in survivors)
     c.run(120.0)
     assert all_see(c, ["n5"], "left", survivors)
 
@@ -97,9 +97,9 @@ def test_force_leave_of_unknown_name_buffers_intent_only() -> None:
     assert c.force_leave("n1", "ghost") is None
     c.run(5.0)
     assert all("ghost" not in c.statuses(n) for n in ("n1", "n2", "n3"))
-    assert "ghost" in c.node("n1").core.recent_intents
+    assert "ghost" in c.node("n1").core.table.recent_intents
     c.run(330.0)  # RecentIntentTimeout (5 min), checked each ReapInterval
-    assert "ghost" not in c.node("n1").core.recent_intents
+    assert "ghost" not in c.node("n1").core.table.recent_intents
 
 
 def test_node_joining_after_force_leave_of_its_name_shows_leaving_then_alive() -> None:
