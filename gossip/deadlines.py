@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -100,6 +100,18 @@ class DeadlineQueue(Generic[K]):
             else:
                 self._stale -= 1
         return due
+
+    def fire_due(
+        self, now: float, handle: Callable[[K], None], running: Callable[[], bool]
+    ) -> None:
+        """Hand every due key to `handle`, including keys that handling makes due, for as
+        long as `running()` holds (a core that shuts down mid-way stops at once)."""
+        while running():
+            due = self.pop_due(now)
+            if not due:
+                return
+            for key in due:
+                handle(key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._live

@@ -157,13 +157,11 @@ class SerfCore:
 
     def handle_timer(self, now: float) -> None:
         self.swim.handle_timer(now)
-        while self.state is not SerfState.SHUTDOWN:
-            due = self.deadlines.pop_due(now)
-            if not due:
-                break
-            for key in due:
-                self._on_deadline(now, key)
+        self.deadlines.fire_due(now, lambda key: self._on_deadline(now, key), self._running)
         self._after_input(now)
+
+    def _running(self) -> bool:
+        return self.state is not SerfState.SHUTDOWN
 
     def next_deadline(self) -> float | None:
         if self.state is SerfState.SHUTDOWN:

@@ -185,13 +185,11 @@ class SwimNode:
 
     def handle_timer(self, now: float) -> None:
         self.advance(now)
-        while not self.shut_down:
-            due = self.deadlines.pop_due(now)
-            if not due:
-                break
-            for key in due:
-                self._on_deadline(now, key)
+        self.deadlines.fire_due(now, lambda key: self._on_deadline(now, key), self._running)
         self._after_input(now)
+
+    def _running(self) -> bool:
+        return not self.shut_down
 
     def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
         kind = key[0]

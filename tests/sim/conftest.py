@@ -1,6 +1,7 @@
 """Fake endpoints for testing the simulator itself, independent of the real SerfCore.
 
-`RecorderCore` records every input and sends what a test queues; `PingCore` is a toy
+`RecorderCore` (agent.runtime.recorder) records every input and sends what a test queues;
+`PingCore` is a toy
 membership protocol (join by stream, ping one random peer per second, mark a peer failed
 on a missed ack) with the same shape as SerfCore, so SimCluster can run it.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent.runtime.recorder import RecorderCore
 from agent.sim import SimCluster
 from gossip.config import SerfConfig
 from gossip.events import (
@@ -28,54 +30,6 @@ from gossip.events import (
 )
 from gossip.outputs import Datagram, StreamRequest
 from gossip.types import Address, Member, MemberStatus
-
-
-class RecorderCore:
-    """Records inputs as (kind, now, ...) tuples; outputs are whatever the test queues."""
-
-    def __init__(self, name: str = "rec") -> None:
-        self._name = name
-        self.inputs: list[tuple[Any, ...]] = []
-        self.outbox: list[Datagram] = []
-        self.stream_out: list[StreamRequest] = []
-        self.event_out: deque[GossipEvent] = deque()
-        self.deadline: float | None = None
-        self.reply: Callable[[bytes], bytes | None] = lambda data: b"re:" + data
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def handle_datagram(self, now: float, src: Address, data: bytes) -> None:
-        self.inputs.append(("dgram", now, src, data))
-
-    def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
-        self.inputs.append(("stream", now, src, data))
-        return self.reply(data)
-
-    def handle_stream_result(
-        self, now: float, token: int, reply: bytes | None, error: str | None = None
-    ) -> None:
-        self.inputs.append(("result", now, token, reply, error))
-
-    def handle_timer(self, now: float) -> None:
-        self.inputs.append(("timer", now))
-        if self.deadline is not None and self.deadline <= now:
-            self.deadline = None
-
-    def next_deadline(self) -> float | None:
-        return self.deadline
-
-    def datagrams_to_send(self) -> list[Datagram]:
-        out, self.outbox = self.outbox, []
-        return out
-
-    def streams_to_open(self) -> list[StreamRequest]:
-        out, self.stream_out = self.stream_out, []
-        return out
-
-    def next_event(self) -> GossipEvent | None:
-        return self.event_out.popleft() if self.event_out else None
 
 
 def _encode(**fields: Any) -> bytes:

@@ -55,7 +55,7 @@ def test_outputs_are_drained_after_every_input(world: World) -> None:
     world.b_core.event_out.append(LeaveCompleted(7))
     world.send(1.0, world.a_core, world.a, b"hello", B)
     world.sched.run_until(2.0)
-    assert world.b_core.inputs == [("dgram", pytest.approx(1.001), A, b"hello")]
+    assert world.b_core.inputs == [("datagram", pytest.approx(1.001), A, b"hello")]
     assert world.events == [(pytest.approx(1.001), LeaveCompleted(7))]
 
 
@@ -81,9 +81,9 @@ def test_pause_defers_inputs_and_timer_to_the_resume_time_in_order(world: World)
     assert world.b.paused
     world.sched.run_until(20.0)
     assert world.b_core.inputs == [
-        ("dgram", 13.0, A, b"first"),
+        ("datagram", 13.0, A, b"first"),
         ("timer", 13.0),
-        ("dgram", 13.0, A, b"second"),
+        ("datagram", 13.0, A, b"second"),
     ]
     assert not world.b.paused
 
@@ -95,7 +95,7 @@ def test_a_pause_inside_a_pause_extends_it(world: World) -> None:
     world.b.pause(3.0)  # shorter: no effect
     world.send(2.5, world.a_core, world.a, b"x", B)
     world.sched.run_until(20.0)
-    assert world.b_core.inputs == [("dgram", 8.0, A, b"x")]
+    assert world.b_core.inputs == [("datagram", 8.0, A, b"x")]
 
 
 def test_stream_to_a_paused_process_is_answered_on_resume(world: World) -> None:

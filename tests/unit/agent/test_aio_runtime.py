@@ -15,6 +15,7 @@ import pytest
 
 from agent.runtime.aio import AioResolver, AioRuntime
 from agent.runtime.driver import ResolveError
+from agent.runtime.recorder import RecorderCore
 from gossip.codec import encode_stream
 from gossip.events import GossipEvent, JoinCompleted
 from gossip.messages import AckResp, Ping
@@ -28,55 +29,22 @@ ACK = encode_stream(AckResp(seq_no=7), compress=False)
 DEADLINE = 10.0
 
 
-class FakeCore:
-    """Records inputs; emits whatever the test queues; answers streams with `reply`."""
-
-    name = "fake"
+class FakeCore(RecorderCore):
+    """The recorder, answering streams with an ack, and able to fail on datagrams."""
 
     def __init__(self) -> None:
-        self.inputs: list[tuple] = []
-        self.outbox: list[Datagram] = []
-        self.stream_out: list[StreamRequest] = []
-        self.events: deque[GossipEvent] = deque()
-        self.deadline: float | None = None
-        self.reply: Callable[[bytes], bytes | None] = lambda data: ACK
+        super().__init__("fake")
+        self.reply = lambda data: ACK
         self.fail_datagrams = False
+
+    @property
+    def events(self) -> deque[GossipEvent]:
+        return self.event_out
 
     def handle_datagram(self, now: float, src: Address, data: bytes) -> None:
         if self.fail_datagrams:
             raise RuntimeError("core bug")
-        self.inputs.append(("datagram", now, src, data))
-
-    def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
-        self.inputs.append(("stream", now, src, data))
-        return self.reply(data)
-
-    def handle_stream_result(
-        self, now: float, token: int, reply: bytes | None, error: str | None = None
-    ) -> None:
-        self.inputs.append(("result", now, token, reply, error))
-
-    def handle_timer(self, now: float) -> None:
-        self.inputs.append(("timer", now))
-        if self.deadline is not None and now >= self.deadline:
-            self.deadline = None
-
-    def next_deadline(self) -> float | None:
-        return self.deadline
-
-    def datagrams_to_send(self) -> list[Datagram]:
-        out, self.outbox = self.outbox, []
-        return out
-
-    def streams_to_open(self) -> list[StreamRequest]:
-        out, self.stream_out = self.stream_out, []
-        return out
-
-    def next_event(self) -> GossipEvent | None:
-        return self.events.popleft() if self.events else None
-
-    def of(self, kind: str) -> list[tuple]:
-        return [i for i in self.inputs if i[0] == kind]
+        super().handle_datagram(now, src, data)
 
 
 async def _until(predicate: Callable[[], bool], what: str) -> None:
