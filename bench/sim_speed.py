@@ -2,11 +2,14 @@
 
 For each cluster size N (default 100, 1000, 5000) a fresh subprocess (so peak RSS is its own):
 1. creates N nodes (LAN profile) and joins each to n1, then runs until every node lists N
-   members alive (join convergence; wall and virtual time reported);
+   members alive (join convergence; wall and virtual time reported), and on until every
+   broadcast queue has drained (the join's gossip storm is over);
 2. measures steady state with no faults: virtual seconds simulated per wall second;
 3. measures again with 1% datagram loss and one crash a minute;
-4. reports peak RSS, and memory per (node x member entry) = (RSS converged - RSS with the N
-   nodes created but unjoined) / N^2, since every node holds a view of every other.
+4. reports peak RSS, and memory per (node x member entry) = (RSS once quiet - RSS with the N
+   nodes created but unjoined) / N^2, since every node holds a view of every other. RSS
+   includes what the allocator keeps from the join storm; `--traced` also reports the bytes
+   of live objects per entry (tracemalloc, slow: use it on small N).
 
 Goals from the issue (2-core machine): 1,000 nodes at >= 10x real time; 5,000 nodes at >= 1x
 within 8 GiB; <= 200 bytes per member entry.
@@ -24,6 +27,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +50,11 @@ def _everyone_sees_all(c: object, n: int) -> bool:
     return all(sum(1 for m in node.core.members() if m.status == "alive") == n for node in nodes)
 
 
+def _queues_empty(c: object) -> bool:
+    nodes = c.nodes  # type: ignore[attr-defined]
+    return all(not node.core.swim.broadcasts and not node.core.has_broadcasts() for node in nodes)
+
+
 def _rate(c: object, virtual: float) -> float:
     start = time.perf_counter()
     c.run(virtual)  # type: ignore[attr-defined]
@@ -61,6 +70,7 @@ def measure(n: int, steady: float, faulty: float, seed: int, compression: bool) 
         c.add_node(f"n{i}", tags={"role": "bench"})
     gc.collect()
     rss_unjoined = _rss_bytes()
+    traced_unjoined = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
     t0 = time.perf_counter()
     v0 = c.now
     for i in range(2, n + 1):
@@ -68,8 +78,13 @@ def measure(n: int, steady: float, faulty: float, seed: int, compression: bool) 
     converged = c.run_until(lambda: _everyone_sees_all(c, n), 600.0, poll=1.0)
     join_wall = time.perf_counter() - t0
     join_virtual = c.now - v0
+    quiet = c.run_until(lambda: _queues_empty(c), 600.0, poll=1.0)
+    quiet_wall = time.perf_counter() - t0
     gc.collect()
     rss_converged = _rss_bytes()
+    traced = None
+    if tracemalloc.is_tracing():
+        traced = round((tracemalloc.get_traced_memory()[0] - traced_unjoined) / (n * n), 1)
     steady_rate = _rate(c, steady)
     c.set_loss(0.01)
     start = c.now
@@ -86,10 +101,13 @@ def measure(n: int, steady: float, faulty: float, seed: int, compression: bool) 
         "converged": converged,
         "join_wall_s": round(join_wall, 2),
         "join_virtual_s": round(join_virtual, 2),
+        "quiet": quiet,
+        "quiet_wall_s": round(quiet_wall, 2),
         "steady_virtual_per_wall": round(steady_rate, 2),
         "faulty_virtual_per_wall": round(faulty_rate, 2),
         "peak_rss_mib": round(_peak_rss_bytes() / 2**20, 1),
         "bytes_per_member_entry": round((rss_converged - rss_unjoined) / entries, 1),
+        "traced_bytes_per_member_entry": traced,
     }
 
 
@@ -100,10 +118,13 @@ def main() -> None:
     parser.add_argument("--faulty", type=float, default=60.0, help="virtual s, loss + crashes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--traced", action="store_true", help="also count live bytes (slow)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     compression = not args.no_compression
     if args.one:
+        if args.traced:
+            tracemalloc.start()
         print(json.dumps(measure(args.one, args.steady, args.faulty, args.seed, compression)))
         return
     rows = []
@@ -122,19 +143,31 @@ def main() -> None:
         ]
         if not compression:
             cmd.append("--no-compression")
+        if args.traced:
+            cmd.append("--traced")
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"N={n}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    header = ("nodes", "join wall s", "steady x", "1% loss+crash x", "peak RSS MiB", "B/entry")
+    header = (
+        "nodes",
+        "join wall s",
+        "quiet wall s",
+        "steady x",
+        "1% loss+crash x",
+        "peak RSS MiB",
+        "RSS B/entry",
+        "live B/entry",
+    )
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
         print(
-            f"| {r['nodes']} | {r['join_wall_s']} | {r['steady_virtual_per_wall']} | "
-            f"{r['faulty_virtual_per_wall']} | {r['peak_rss_mib']} | "
-            f"{r['bytes_per_member_entry']} |"
+            f"| {r['nodes']} | {r['join_wall_s']} | {r['quiet_wall_s']} | "
+            f"{r['steady_virtual_per_wall']} | {r['faulty_virtual_per_wall']} | "
+            f"{r['peak_rss_mib']} | {r['bytes_per_member_entry']} | "
+            f"{r['traced_bytes_per_member_entry']} |"
         )
 
 
