@@ -35,13 +35,15 @@ class JoinCompleted:
     token: int
     num_joined: int
     errors: tuple[str, ...] = ()
+    multierror: bool = True
+    """False for serf's own refusals (a plain error, not memberlist's error list)."""
 
     @property
     def error(self) -> str | None:
         """serf's result: None if anything joined, else go-multierror's text."""
         if self.num_joined > 0 or not self.errors:
             return None
-        return format_multierror(self.errors)
+        return format_multierror(self.errors) if self.multierror else self.errors[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,10 @@ incremented once at creation so the first usable time is 1.
 
 from __future__ import annotations
 
+U64 = (1 << 64) - 1
+"""serf's LamportTime is a uint64: arithmetic wraps, as Go's does, so any time a peer can
+send (a valid u64) keeps our clock encodable."""
+
 
 class LamportClock:
     """A monotonically non-decreasing logical clock."""
@@ -32,13 +36,16 @@ class LamportClock:
 
     def increment(self) -> int:
         """Advance by one and return the new value (serf `Increment`)."""
-        self._counter += 1
+        self._counter = (self._counter + 1) & U64
         return self._counter
 
     def witness(self, t: int) -> None:
-        """Observe a remote time: if `t >= current`, jump to `t + 1`; never go back (`Witness`)."""
+        """Observe a remote time: if `t >= current`, jump to `t + 1` (`Witness`).
+
+        It never goes back, except where Go's uint64 wraps: witnessing 2**64-1 gives 0.
+        """
         if t >= self._counter:
-            self._counter = t + 1
+            self._counter = (t + 1) & U64
 
     def __repr__(self) -> str:
         return f"LamportClock({self._counter})"

@@ -223,9 +223,8 @@ class SerfCore:
         if self.state is not SerfState.ALIVE:
             self.swim.advance(now)
             error = "Serf can't Join after Leave or Shutdown"
-            self._events.append(JoinCompleted(token, 0, (error,)))
+            self._events.append(JoinCompleted(token, 0, (error,), multierror=False))
             return token
-        self.join_ignore_old = ignore_old
 
         def done(at: float, joined: int, errors: list[str]) -> None:
             self.join_ignore_old = False
@@ -233,7 +232,8 @@ class SerfCore:
                 self._broadcast_join(at, self.clock.time())
             self._events.append(JoinCompleted(token, joined, tuple(errors)))
 
-        self.swim.join(now, seeds, done)
+        self.swim.join(now, seeds, done)  # raises UsageError before anything changes
+        self.join_ignore_old = ignore_old  # only for this join's duration, as serf
         self._after_input(now)
         return token
 

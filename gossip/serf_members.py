@@ -90,18 +90,21 @@ class MemberTable:
         if msg.node == self.name and self.refute is not None:
             self.refute(now)  # we are alive and not leaving: a newer join intent
             return False
-        member.status_ltime = msg.ltime
         if member.status is MemberStatus.ALIVE:
             member.status = MemberStatus.LEAVING
+            member.status_ltime = msg.ltime
         elif member.status is MemberStatus.FAILED:
+            # As serf: leaveTime is left alone, so the tombstone counts from the failure.
             member.status = MemberStatus.LEFT
-            member.leave_time = now
+            member.status_ltime = msg.ltime
             if member in self.failed:
                 self.failed.remove(member)
             self.left.append(member)
             self.emit(MemberEventType.LEAVE, member)
         elif member.status is not MemberStatus.LEAVING and member.status is not MemberStatus.LEFT:
             return False
+        # Leaving or left: as serf, status_ltime stays (a newer join intent still revives a
+        # leaving member); the intent is only pruned and re-gossiped.
         if msg.prune:
             self.prune(now, member)
         return True
