@@ -33,6 +33,8 @@ from gossip.timing import suspicion_k, suspicion_timeout
 from gossip.types import NodeState
 
 EMPTY_VSN = b""
+U32 = 0xFFFFFFFF
+"""Incarnations are uint32 on the wire; memberlist's counters wrap."""
 
 
 class NodeEntry:
@@ -140,7 +142,8 @@ class Membership:
         self.broadcasts.queue(encode(msg), name=name, notify=notify)
 
     def next_incarnation(self) -> int:
-        self.incarnation += 1
+        """memberlist nextIncarnation: a uint32 that wraps, so it always fits the wire."""
+        self.incarnation = (self.incarnation + 1) & U32
         return self.incarnation
 
     # ---- the three rules ------------------------------------------------------------------
@@ -257,8 +260,8 @@ class Membership:
     def refute(self, me: NodeEntry, accused_incarnation: int) -> None:
         """Announce a higher incarnation than the accusation (memberlist refute)."""
         inc = self.next_incarnation()
-        if accused_incarnation >= inc:
-            self.incarnation = inc = accused_incarnation + 1
+        if accused_incarnation >= inc:  # memberlist skipIncarnation: a wrapping uint32 add
+            self.incarnation = inc = (accused_incarnation + 1) & U32
         me.incarnation = inc
         self.awareness.apply_delta(1)
         self._broadcast(me.name, me.to_alive())

@@ -121,6 +121,8 @@ class Prober:
             self._on_probe_end(now, arg)  # type: ignore[arg-type]
         elif kind == "relay":
             self._on_relay_timeout(arg)  # type: ignore[arg-type]
+        elif kind == "probe_fallback":
+            self._on_fallback_overdue(now, arg)  # type: ignore[arg-type]
 
     def _round(self, now: float) -> None:
         """memberlist probe: the next live node in the (shuffled) round-robin order."""
@@ -195,11 +197,20 @@ class Prober:
         probe.expired = True
         if not probe.fallback_pending:
             self._finish(now, probe, success=probe.fallback_ok)
+        else:  # the driver times the stream out by now; never wait on it forever
+            grace = now + self.config.probe_timeout
+            self.deadlines.schedule(("probe_fallback", seq), grace)
+
+    def _on_fallback_overdue(self, now: float, seq: int) -> None:
+        probe = self._probe
+        if probe is not None and probe.seq == seq and probe.fallback_pending:
+            probe.fallback_pending = False
+            self._finish(now, probe, success=False)
 
     def _finish(self, now: float, probe: _Probe, *, success: bool) -> None:
         self._acks.pop(probe.seq, None)
-        self.deadlines.cancel(("probe_timeout", probe.seq))
-        self.deadlines.cancel(("probe_end", probe.seq))
+        for kind in ("probe_timeout", "probe_end", "probe_fallback"):
+            self.deadlines.cancel((kind, probe.seq))
         self._probe = None
         if success:
             self.awareness.apply_delta(-1)

@@ -297,6 +297,7 @@ class SerfCore:
         """serf SetTags: new meta, announced with the next incarnation (peers: member-update)."""
         if len(encode_tags(tags)) > META_MAX_SIZE:
             raise UsageError(f"encoded tags exceed the {META_MAX_SIZE} byte limit")
+        self.swim.advance(now)  # a time going backwards raises before anything changes
         self.tags = dict(tags)
         self.swim.update_meta(now)
         self._after_input(now)
