@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
+from agent.acl_store import AclStore
 from agent.client import ClientRole, resolve_servers
 from agent.clock import Clock
 from agent.config import Settings
@@ -55,6 +56,10 @@ class Agent:
         self.clock = clock
         self.server: ServerRole | None = None
         self.client: ClientRole | None = None
+        self._acl: AclStore | None = None
+        if settings.acl.enabled:
+            # Raises AclStateError when the state file under data_dir cannot be loaded.
+            self._acl = AclStore.for_data_dir(settings.data_dir, wall=clock.wall)
         if settings.server.enabled:
             if runtime is None:
                 raise ValueError("a server agent needs a runtime for its gossip core")
@@ -109,9 +114,14 @@ class Agent:
     def response_headers(self) -> Mapping[str, str]:
         return self.settings.http_api_response_headers
 
+    @property
+    def acl(self) -> AclStore | None:  # an AclAPI
+        return self._acl
+
     async def authorize(self, token: str | None, capability: Capability) -> None:
-        """ACLs are off (the only mode so far), and then every check passes, any token."""
-        return None
+        """With ACLs off every check passes, whatever the token (reference 1.7)."""
+        if self._acl is not None:
+            self._acl.authorize(token, capability)
 
     def _server(self) -> ServerRole:
         if self.server is None:
@@ -135,6 +145,9 @@ class Agent:
         # A client forwards Status.Members to a server over RPC, which this agent lacks yet.
         failures = [f"RPC failed to server {addr}: rpc is not implemented yet" for addr in servers]
         raise AgentError(format_multierror(failures))
+
+    def members_version(self) -> Hashable | None:
+        return None if self.server is None else self.server.membership_version()
 
     def servers(self) -> list[str]:
         return self._client().servers()

@@ -1,8 +1,8 @@
 """`gossip-agent agent [flags]`: Nomad's agent command, with Nomad's single-dash flags.
 
 Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
--region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL, and
-ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
+-region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
+-acl-enabled, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
 
 The CLI owns the agent's lifecycle (not the ASGI lifespan): it binds the listeners, starts
 the agent and uvicorn in one event loop, prints where everything listens, and on SIGINT or
@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import uvicorn
 from pydantic import ValidationError
 
+from agent.acl_store import AclStateError
 from agent.agent import Agent
 from agent.api import create_app
 from agent.config import Settings, deep_merge, format_validation_error
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("region", help="region (default: global)")
     flag("dc", help="datacenter (default: dc1)")
     flag("bind", metavar="ADDR", help="address for all listeners")
-    flag("data-dir", metavar="DIR", help="state directory")
+    flag("data-dir", metavar="DIR", help="state directory (ACL tokens and policies)")
+    flag("acl-enabled", help="enforce ACLs (bootstrap with POST /v1/acl/bootstrap)", **boolean)
     flag("config", action="append", metavar="FILE", help="JSON config file or directory")
     flag("log-level", metavar="LEVEL", help="TRACE, DEBUG, INFO, WARN or ERR")
     flag("http-port", type=int, metavar="PORT", help="HTTP API port (default 4646)")
@@ -102,6 +104,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         (("datacenter",), args.dc),
         (("bind_addr",), args.bind),
         (("data_dir",), args.data_dir),
+        (("acl", "enabled"), args.acl_enabled),
         (("log_level",), args.log_level),
         (("ports", "http"), args.http_port),
         (("ports", "rpc"), args.rpc_port),
@@ -210,7 +213,7 @@ async def run_agent(settings: Settings) -> int:
         raise CliError(str(exc)) from None
     try:
         agent = await start_agent(settings, http_port=http_sock.getsockname()[1])
-    except ListenError as exc:
+    except (ListenError, AclStateError) as exc:
         http_sock.close()
         raise CliError(str(exc)) from None
     listeners = agent.listeners

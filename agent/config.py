@@ -107,16 +107,11 @@ class ClientSettings(BaseModel):
 
 
 class AclSettings(BaseModel):
+    """Nomad's `acl` block: only `enabled` matters here (token TTLs and replication do not)."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     enabled: bool = False
-
-    @field_validator("enabled")
-    @classmethod
-    def _not_yet(cls, value: bool) -> bool:
-        if value:
-            raise ValueError("ACLs are not supported by this agent yet")
-        return value
 
 
 def _truthy(value: object) -> bool:

@@ -2,7 +2,8 @@
 
     AgentError                    500, message as given ("no servers", ...)
     ├── BadRequestError           400 ("missing address to join", ...)
-    ├── PermissionDeniedError     403 "Permission denied"
+    ├── PermissionDeniedError     403 "Permission denied" (or "ACL token not found")
+    ├── NotFoundError             404 ("ACL policy not found", ...)
     └── RoleMismatchError         501 "Invalid method" (server-only endpoint on a client, ...)
 
 The HTTP layer (`agent.api.errors`) renders any of them as a plain-text body holding only the
@@ -16,6 +17,9 @@ from typing import ClassVar
 INVALID_METHOD = "Invalid method"
 """Nomad's ErrInvalidMethod: the body of both 405 and 501 answers (reference 1.2)."""
 PERMISSION_DENIED = "Permission denied"
+ACL_TOKEN_NOT_FOUND = "ACL token not found"
+"""What Nomad 0.7 answers (403) for a token secret that matches no token (reference 1.7)."""
+ACL_DISABLED = "ACL support disabled"
 
 
 class AgentError(Exception):
@@ -37,6 +41,10 @@ class PermissionDeniedError(AgentError):
 
     def __init__(self, message: str = PERMISSION_DENIED) -> None:
         super().__init__(message)
+
+
+class NotFoundError(AgentError):
+    status = 404
 
 
 class RoleMismatchError(AgentError):

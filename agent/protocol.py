@@ -7,7 +7,7 @@ frozen dataclasses in Nomad's terms; `agent.api.models` maps them to JSON field 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -83,6 +83,73 @@ class HealthReport:
         return all(check.ok for check in self.checks.values())
 
 
+@dataclass(frozen=True, slots=True)
+class AclPolicyInfo:
+    name: str
+    description: str
+    rules: str
+    """As submitted (HCL or JSON), returned unchanged."""
+    create_index: int
+    modify_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class AclTokenInfo:
+    accessor_id: str
+    secret_id: str
+    name: str
+    type: str
+    """"client" or "management"."""
+    policies: tuple[str, ...] | None
+    global_: bool
+    create_time: str
+    """Go's RFC 3339 with nanoseconds, UTC."""
+    create_index: int
+    modify_index: int
+
+
+class AclAPI(Protocol):
+    """`/v1/acl/*`. Every `secret` is the caller's token (None: anonymous); each operation
+    raises PermissionDeniedError when that caller may not run it (management only, in 0.7),
+    NotFoundError (404) for an unknown name, BadRequestError (400) for an invalid value."""
+
+    @property
+    def index(self) -> int:
+        """The index of the latest ACL change (for `X-Nomad-Index`)."""
+        ...
+
+    async def bootstrap(self) -> AclTokenInfo: ...
+
+    def list_policies(self, secret: str | None) -> list[AclPolicyInfo]: ...
+
+    def get_policy(self, secret: str | None, name: str) -> AclPolicyInfo: ...
+
+    async def upsert_policy(
+        self, secret: str | None, *, name: str, description: str, rules: str
+    ) -> int: ...
+
+    async def delete_policy(self, secret: str | None, name: str) -> int: ...
+
+    def list_tokens(self, secret: str | None) -> list[AclTokenInfo]: ...
+
+    def self_token(self, secret: str | None) -> AclTokenInfo: ...
+
+    def get_token(self, secret: str | None, accessor: str) -> AclTokenInfo: ...
+
+    async def upsert_token(
+        self,
+        secret: str | None,
+        *,
+        accessor: str = "",
+        name: str = "",
+        type: str = "",
+        policies: list[str] | None = None,
+        global_: bool = False,
+    ) -> AclTokenInfo: ...
+
+    async def delete_token(self, secret: str | None, accessor: str) -> int: ...
+
+
 class AgentAPI(Protocol):
     """The agent as the HTTP API sees it. Commands are async; reads never block."""
 
@@ -97,11 +164,21 @@ class AgentAPI(Protocol):
         """Operator-configured headers for every HTTP response (`http_api_response_headers`)."""
         ...
 
+    @property
+    def acl(self) -> AclAPI | None:
+        """The ACL tokens and policies; None when ACLs are disabled."""
+        ...
+
     async def authorize(self, token: str | None, capability: Capability) -> None:
         """Raises PermissionDeniedError unless `token` grants `capability`."""
         ...
 
     async def members(self) -> MembersView: ...
+
+    def members_version(self) -> Hashable | None:
+        """Equal values mean `members()` answers the same (the API caches the rendered body on
+        it); None when there is nothing to cache (a client-only agent)."""
+        ...
 
     def servers(self) -> list[str]: ...
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from agent.addresses import AddressError, ip_literal, split_host_port, strip_node_name
 from agent.clock import Clock
@@ -104,6 +104,8 @@ class ServerRole:
             now=clock.monotonic(),
         )
         self._pending: dict[int, asyncio.Future[GossipEvent]] = {}
+        self._member_events = 0
+        self._regions: tuple[Hashable, list[str]] | None = None
 
     def start(self) -> None:
         self.runtime.attach(self.serf, self._on_event)
@@ -112,6 +114,7 @@ class ServerRole:
 
     def _on_event(self, event: GossipEvent) -> None:
         if isinstance(event, MemberEvent):
+            self._member_events += 1
             member = event.member
             log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
             return
@@ -148,13 +151,27 @@ class ServerRole:
     def local_member(self) -> MemberInfo:
         return self.member_info(self.serf.local_member())
 
+    def membership_version(self) -> Hashable:
+        """A value that changes whenever `members()` would answer differently.
+
+        Every serf member event (join, leave, failed, update, reap) bumps a counter; the only
+        visible change serf makes without an event, alive <-> leaving on a leave or join
+        intent, shows in the tuple of statuses. Cheap next to rendering 1,000 members.
+        """
+        return (self._member_events, tuple(m.status for m in self.serf.table.states.values()))
+
     def known_regions(self) -> list[str]:
         """Regions of the live Nomad servers we know, ours included (sorted)."""
+        version = self.membership_version()
+        if self._regions is not None and self._regions[0] == version:
+            return list(self._regions[1])
         regions = {self.settings.region}
         for m in self.serf.members():
             if m.status is MemberStatus.ALIVE and m.tags.get("role") == "nomad":
                 regions.add(m.tags.get("region", ""))
-        return sorted(r for r in regions if r)
+        known = sorted(r for r in regions if r)
+        self._regions = (version, known)
+        return list(known)
 
     def stats(self) -> dict[str, dict[str, str]]:
         leader = self.raft.leader()

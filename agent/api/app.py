@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api.errors import install_error_handlers
+from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
 from agent.protocol import AgentAPI
 from agent.version import NOMAD_VERSION
@@ -48,7 +49,9 @@ def create_app(agent: AgentAPI) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.agent = agent
+    app.state.members_cache = {}  # pretty -> (membership version, body): routes/agent.py
     app.include_router(agent_routes.build_router())
+    app.include_router(acl_routes.build_router())
     install_error_handlers(app)
     app.add_middleware(ResponseHeadersMiddleware, headers=dict(agent.response_headers))
     return app

@@ -6,9 +6,9 @@ agent must only be touched from the event loop (STYLE B7).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from agent.durations import parse_go_duration
 from agent.errors import BadRequestError, RoleMismatchError
@@ -22,13 +22,49 @@ async def get_agent(request: Request) -> AgentAPI:
     return agent
 
 
-async def get_token(
-    x_nomad_token: Annotated[str | None, Header(description="ACL token")] = None,
-) -> str | None:
-    """The caller's ACL token (`X-Nomad-Token`), surrounding spaces trimmed; None if absent."""
-    if x_nomad_token is None:
-        return None
-    return x_nomad_token.strip() or None
+def token_of(request: Request) -> str | None:
+    """The caller's ACL token, surrounding spaces trimmed; None if absent.
+
+    `X-Nomad-Token` first; else `Authorization: Bearer <token>` (scheme case-insensitive),
+    as Nomad 1.4+ reads it (reference 1.7). Other schemes are ignored. Read from the request
+    directly rather than through FastAPI `Header` parameters, which cost more than the rest of
+    a cached `/v1/agent/members` answer (bench/http.py); `TOKEN_HEADERS` documents them.
+    """
+    headers = request.headers
+    x_nomad_token = headers.get("x-nomad-token")
+    if x_nomad_token is not None and x_nomad_token.strip():
+        return x_nomad_token.strip()
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
+async def get_token(request: Request) -> str | None:
+    return token_of(request)
+
+
+TOKEN_HEADERS: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "X-Nomad-Token",
+            "in": "header",
+            "required": False,
+            "description": "ACL token (secret ID)",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Authorization",
+            "in": "header",
+            "required": False,
+            "description": "`Bearer <secret ID>`, used when X-Nomad-Token is absent",
+            "schema": {"type": "string"},
+        },
+    ]
+}
+"""`openapi_extra` for the routes that read a token."""
 
 
 AgentDep = Annotated[AgentAPI, Depends(get_agent)]

@@ -133,14 +133,27 @@ async def test_token_header_is_ignored_with_acls_off(world: SimAgents, api) -> N
     assert response.status_code == 200
 
 
-async def test_openapi_documents_the_six_endpoints(world: SimAgents, api) -> None:
+async def test_openapi_documents_the_six_endpoints_and_acls(world: SimAgents, api) -> None:
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         spec = (await client.get("/openapi.json")).json()
         docs = await client.get("/docs")
     assert docs.status_code == 200
     paths = spec["paths"]
-    assert set(paths) == {
+    agent_paths = {
         f"/v1/agent/{p}" for p in ("members", "servers", "self", "join", "force-leave", "health")
     }
+    acl_paths = {
+        f"/v1/acl/{p}"
+        for p in (
+            "bootstrap",
+            "policies",
+            "policy/{name}",
+            "tokens",
+            "token",
+            "token/self",
+            "token/{accessor}",
+        )
+    }
+    assert set(paths) == agent_paths | acl_paths
     assert set(paths["/v1/agent/servers"]) == {"get", "put", "post"}

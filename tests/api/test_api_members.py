@@ -6,6 +6,7 @@ import pytest
 from api_helpers import assert_plain_error, member_statuses
 
 from agent.sim_agents import SimAgents
+from gossip.types import MemberStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -126,3 +127,48 @@ async def test_m13_join_then_fail_then_force_leave(world: SimAgents, api) -> Non
         assert (await client.post("/v1/agent/force-leave?node=b.global")).status_code == 200
         view = (await client.get("/v1/agent/members")).json()
         assert member_statuses(view) == {"a.global": "alive", "b.global": "left"}
+
+
+async def test_cached_body_follows_every_membership_change(world: SimAgents, api) -> None:
+    """The members body is cached on the membership version: each change must show."""
+    a = await world.add("a")
+    await world.add("b")
+    c = await world.add("c")
+
+    async def statuses(pretty: bool = False) -> dict[str, str]:
+        async with api(a) as client:
+            path = "/v1/agent/members" + ("?pretty" if pretty else "")
+            first, second = await client.get(path), await client.get(path)
+        assert first.content == second.content
+        return member_statuses(first.json())
+
+    assert await statuses() == {"a.global": "alive"}
+    await a.join([str(world.serf_addr("b")), str(world.serf_addr("c"))])
+    assert await statuses() == {"a.global": "alive", "b.global": "alive", "c.global": "alive"}
+    assert await statuses(pretty=True) == await statuses()
+    world.crash("b")
+    assert world.run_until(lambda: a.server.serf.stats()["failed"] == "1", 60.0)
+    assert (await statuses())["b.global"] == "failed"
+    await a.force_leave("b.global")
+    assert (await statuses())["b.global"] == "left"
+    await c.leave()
+    assert world.run_until(lambda: a.server.serf.stats()["left"] == "2", 60.0)
+    assert (await statuses())["c.global"] == "left"
+    await a.force_leave("b.global", prune=True)
+    assert "b.global" not in await statuses()
+
+
+async def test_cached_body_sees_leaving_which_serf_sets_without_an_event(
+    world: SimAgents, api
+) -> None:
+    a = await world.add("a")
+    await world.add("b")
+    await a.join([str(world.serf_addr("b"))])
+    async with api(a) as client:
+        assert member_statuses((await client.get("/v1/agent/members")).json())["b.global"] == (
+            "alive"
+        )
+        # What a leave intent does to a known alive member (serf handleNodeLeaveIntent).
+        a.server.serf.table.states["b.global"].status = MemberStatus.LEAVING
+        view = (await client.get("/v1/agent/members")).json()
+    assert member_statuses(view)["b.global"] == "leaving"

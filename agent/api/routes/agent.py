@@ -11,12 +11,15 @@ but empty) and a repeated key's *first* value is the one used.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from agent.api.deps import (
+    TOKEN_HEADERS,
     AgentDep,
     TokenDep,
     first,
@@ -24,8 +27,15 @@ from agent.api.deps import (
     parse_query_options,
     require_client,
     require_server,
+    token_of,
 )
-from agent.api.encoding import empty_response, json_response
+from agent.api.encoding import (
+    JSON_MEDIA_TYPE,
+    empty_response,
+    encode,
+    json_response,
+    wants_pretty,
+)
 from agent.api.errors import plain
 from agent.api.models import (
     HealthResponse,
@@ -34,7 +44,7 @@ from agent.api.models import (
     SelfResponse,
 )
 from agent.errors import BadRequestError
-from agent.protocol import Capability
+from agent.protocol import AgentAPI, Capability
 
 _TEXT_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}
@@ -53,12 +63,25 @@ AddressQuery = Annotated[
 ]
 
 
-async def members(request: Request, agent: AgentDep, token: TokenDep) -> Response:
+async def members(request: Request) -> Response:
     """The gossip pool as this server sees it (a client asks one of its servers)."""
+    # No FastAPI dependencies here: solving them costs more than a cached answer (bench/http.py).
+    agent: AgentAPI = request.app.state.agent
     parse_query_options(request)
-    await agent.authorize(token, Capability.NODE_READ)
+    await agent.authorize(token_of(request), Capability.NODE_READ)
+    # The rendered body is cached per app on the agent's membership version (read before the
+    # view, so a change in between only costs a re-render): 1,000 members are ~290 kB of JSON.
+    version = agent.members_version()
+    pretty = wants_pretty(request)
+    cache: dict[bool, tuple[Hashable, bytes]] = request.app.state.members_cache
+    hit = cache.get(pretty)
+    if version is not None and hit is not None and hit[0] == version:
+        return Response(hit[1], media_type=JSON_MEDIA_TYPE)
     view = await agent.members()
-    return json_response(request, MembersResponse.from_view(view))
+    body = encode(MembersResponse.from_view(view), pretty=pretty)
+    if version is not None:
+        cache[pretty] = (version, body)
+    return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
 async def servers(request: Request, agent: AgentDep, token: TokenDep) -> Response:
@@ -195,4 +218,13 @@ def build_router() -> APIRouter:
     router.add_api_route(
         "/health", health, methods=["GET"], response_model=HealthResponse, responses=_TEXT_ERRORS
     )
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint in (
+            members,
+            servers,
+            update_servers,
+            self_,
+            force_leave,
+        ):
+            route.openapi_extra = TOKEN_HEADERS
     return router

@@ -56,6 +56,27 @@ def test_server_client_bootstrap_expect() -> None:
     assert (s.dev_mode, s.server.enabled, s.client.enabled) == (True, False, True)
 
 
+def test_acl_enabled_from_flag_or_config_file(tmp_path: Path) -> None:
+    assert load_settings(["-dev", "-acl-enabled"]).acl.enabled
+    assert load_settings(["-dev", "--acl-enabled=true"]).acl.enabled
+    assert not load_settings(["-dev"]).acl.enabled
+    path = tmp_path / "acl.json"
+    path.write_text(json.dumps({"acl": [{"enabled": True, "token_ttl": "30s"}]}))
+    assert load_settings(["-dev", "-config", str(path)]).acl.enabled
+    assert not load_settings(["-dev", "-config", str(path), "-acl-enabled=false"]).acl.enabled
+
+
+def test_corrupt_acl_state_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "acl.json").write_text("not json")
+    argv = ["agent", "-dev", "-acl-enabled", "-data-dir", str(tmp_path), "-log-level", "ERR"]
+    assert main([*argv, "-bind", "127.0.0.24", "-http-port", "0", "-serf-port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gossip-agent: error: ACL state ") and "\n" not in err
+
+
 def test_flags_beat_config_files(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text(

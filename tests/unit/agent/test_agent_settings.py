@@ -69,7 +69,7 @@ def test_env_can_beat_the_dev_preset(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"server": {"enabled": True, "bootstrap_expect": -1}}, "invalid server.bootstrap_expect"),
         ({"advertise": {"rpc": "10.0.0.1:x"}}, "invalid advertise.rpc: strconv.ParseUint"),
         ({"ports": {"bogus": 1}}, "invalid ports.bogus: Extra inputs are not permitted"),
-        ({"acl": {"enabled": True}}, "invalid acl.enabled: ACLs are not supported"),
+        ({"acl": {"enabled": "maybe"}}, "invalid acl.enabled: Input should be a valid boolean"),
         ({"region": ""}, "invalid region: String should have at least 1 character"),
     ],
 )
