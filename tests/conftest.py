@@ -1,9 +1,11 @@
-"""Shared fixtures. `sim_seed` gives simulation tests a seed and prints it when they fail."""
+"""Shared fixtures. `sim_seed` gives simulation tests a seed and prints it when they fail;
+no test sees the developer's GOSSIP_AGENT_* variables; anyio tests run on asyncio."""
 
 from __future__ import annotations
 
+import os
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -15,6 +17,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed for simulation tests (default: derived from each test's id)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("GOSSIP_AGENT_"):
+            monkeypatch.delenv(key)
+    yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ test (or an agent command) runs the scheduler, so everything is deterministic.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
@@ -17,19 +16,6 @@ import pytest
 from agent.api import create_app
 from agent.protocol import AgentAPI
 from agent.sim_agents import SimAgents
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith("GOSSIP_AGENT_"):
-            monkeypatch.delenv(key)
-    yield
 
 
 @pytest.fixture
