@@ -8,8 +8,7 @@ the caller's `now`; outputs (datagrams, stream exchanges) are queued for the dri
   score and buddy system) lives in `probe.py`.
 - Dissemination piggybacks broadcasts on every ping/ack and gossips every `gossip_interval`
   to `gossip_nodes` peers, recently dead ones included so they can refute.
-- Push-pull exchanges the whole table with one random peer, on a period that grows with n.
-  Join is a push-pull with `join=True`, one seed after another, as memberlist does.
+- Push-pull (anti-entropy) and join, whole-table exchanges, live in `push_pull.py`.
 
 The rules for changing the table live in `membership.py`, packet packing in `outbox.py`,
 the wire format in `codec.py`.
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from gossip.awareness import Awareness
@@ -38,7 +36,6 @@ from gossip.messages import (
     IndirectPing,
     NackResp,
     Ping,
-    PushNodeState,
     PushPull,
     Suspect,
     UserMsg,
@@ -46,8 +43,7 @@ from gossip.messages import (
 from gossip.outbox import COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD, BroadcastSource, Outbox
 from gossip.outputs import Datagram, StreamRequest
 from gossip.probe import Prober, next_tick
-from gossip.protocol import verify_protocol
-from gossip.timing import push_pull_scale
+from gossip.push_pull import JoinJob, StateDelegate, StateSync
 from gossip.types import Address, NodeState, Versions, ip_to_bytes
 
 __all__ = ["META_MAX_SIZE", "SwimDelegate", "SwimNode", "next_tick"]
@@ -56,22 +52,11 @@ META_MAX_SIZE = 512
 """memberlist MetaMaxSize: node meta (serf tags) must fit in this many bytes."""
 
 
-class SwimDelegate(MembershipListener, BroadcastSource, Protocol):
+class SwimDelegate(MembershipListener, BroadcastSource, StateDelegate, Protocol):
     """What memberlist asks of serf (memberlist's Delegate + EventDelegate)."""
 
     def node_meta(self, limit: int) -> bytes: ...
     def notify_msg(self, now: float, payload: bytes) -> None: ...
-    def local_state(self, join: bool) -> bytes: ...
-    def merge_remote_state(self, now: float, buf: bytes, join: bool) -> None: ...
-
-
-@dataclass(slots=True)
-class _Join:
-    seeds: list[Address]
-    on_done: Callable[[float, int, list[str]], None]
-    index: int = 0
-    joined: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class SwimNode:
@@ -118,6 +103,15 @@ class SwimNode:
             awareness=self.awareness,
             deadlines=self.deadlines,
             outbox=self.outbox,
+            on_decode_error=self._count_decode_error,
+        )
+        self.sync = StateSync(
+            config,
+            name=name,
+            membership=self.membership,
+            outbox=self.outbox,
+            deadlines=self.deadlines,
+            delegate=delegate,
             on_decode_error=self._count_decode_error,
         )
         self.decode_errors = 0
@@ -197,9 +191,9 @@ class SwimNode:
             self._gossip_armed = False
             self._gossip(now)
         elif kind == "push_pull_wait":
-            self._rearm_push_pull(now)
+            self.sync.rearm(now)
         elif kind == "push_pull":
-            self._push_pull(now)
+            self.sync.tick(now)
         elif kind == "suspect":
             self.membership.suspicion_expired(now, key[1])  # type: ignore[arg-type]
         elif kind == "leave":
@@ -289,50 +283,13 @@ class SwimNode:
             data = msgs[0] if len(msgs) == 1 else encode_compound(msgs)
             self.outbox.raw_send(peer.address, data, crc=peer.protocol_max >= 5)
 
-    # ---- push-pull and join -----------------------------------------------------------------
+    # ---- push-pull, join and streams ---------------------------------------------------------
 
     def local_state(self, join: bool) -> PushPull:
-        nodes = tuple(
-            PushNodeState(n.name, n.addr, n.port, n.meta, n.incarnation, n.state, n.vsn)
-            for n in self.membership.nodes
-        )
-        return PushPull(join, nodes, self.delegate.local_state(join))
-
-    def _push_pull(self, now: float) -> None:
-        me = self.name
-        peers = self.membership.k_random_nodes(
-            1, lambda n: n.name == me or n.state != NodeState.ALIVE
-        )
-        if not peers:
-            self._rearm_push_pull(now)
-            return
-        self.outbox.open_stream(
-            peers[0].address, self.local_state(False), self.config.tcp_timeout, ("push_pull",)
-        )
-
-    def _rearm_push_pull(self, now: float) -> None:
-        n = self.membership.num_nodes()
-        at = now + push_pull_scale(self.config.push_pull_interval, n)
-        self.deadlines.schedule(("push_pull",), at)
+        return self.sync.local_state(join)
 
     def merge_remote_state(self, now: float, remote: PushPull) -> str | None:
-        """memberlist mergeRemoteState: version gate, then the table, then serf's state."""
-        error = verify_protocol(self.membership.nodes, remote.nodes)
-        if error is not None:
-            return error
-        membership = self.membership
-        for r in remote.nodes:
-            if r.state == NodeState.ALIVE:
-                if len(r.addr) in (4, 16):
-                    alive = Alive(r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn)
-                    membership.apply_alive(now, alive)
-            elif r.state == NodeState.LEFT:
-                membership.apply_dead(now, Dead(r.incarnation, r.name, r.name))
-            else:  # a peer's dead or suspect only makes us suspect
-                membership.apply_suspect(now, Suspect(r.incarnation, r.name, self.name))
-        if remote.user_state:
-            self.delegate.merge_remote_state(now, remote.user_state, remote.join)
-        return None
+        return self.sync.merge(now, remote)
 
     def join(
         self, now: float, seeds: Sequence[Address], on_done: Callable[[float, int, list[str]], None]
@@ -347,17 +304,7 @@ class SwimNode:
             raise UsageError("join needs at least one address")
         if self.shut_down:
             raise UsageError("join after shutdown")
-        self._join_next(now, _Join(list(seeds), on_done))
-
-    def _join_next(self, now: float, job: _Join) -> None:
-        if job.index >= len(job.seeds):
-            job.on_done(now, job.joined, job.errors)
-            return
-        seed = job.seeds[job.index]
-        job.index += 1
-        self.outbox.open_stream(
-            seed, self.local_state(True), self.config.tcp_timeout, ("join", job)
-        )
+        self.sync.join(now, JoinJob(list(seeds), on_done))
 
     def handle_stream_result(
         self, now: float, token: int, reply: bytes | None, error: str | None = None
@@ -367,36 +314,11 @@ class SwimNode:
         purpose = self.outbox.purposes.pop(token, None)
         if purpose is None or self.shut_down:
             return
-        kind = purpose[0]
-        if kind == "tcp_ping":
+        if purpose[0] == "tcp_ping":
             self.prober.on_tcp_ping_result(now, purpose[1], reply)  # type: ignore[arg-type]
         else:
-            failure = self._merge_reply(now, reply, error)
-            if kind == "join":
-                job: _Join = purpose[1]  # type: ignore[assignment]
-                seed = job.seeds[job.index - 1]
-                if failure is None:
-                    job.joined += 1
-                else:
-                    job.errors.append(f"Failed to join {seed.host}: {failure}")
-                self._join_next(now, job)
-            else:
-                self._rearm_push_pull(now)
+            self.sync.on_result(now, purpose, reply, error)
         self._after_input(now)
-
-    def _merge_reply(self, now: float, reply: bytes | None, error: str | None) -> str | None:
-        if reply is None:
-            return error or "i/o timeout"
-        try:
-            msg = decode_stream(reply)
-        except DecodeError as exc:
-            self.decode_errors += 1
-            return f"Failed to read remote state: {exc}"
-        if isinstance(msg, ErrResp):
-            return f"Remote error: {msg.error}"
-        if not isinstance(msg, PushPull):
-            return "Failed to read remote state: unexpected message"
-        return self.merge_remote_state(now, msg)
 
     def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
         """An inbound stream exchange: the request bytes in, our reply out (None = close)."""
@@ -411,8 +333,7 @@ class SwimNode:
             return encode_stream(ErrResp(str(exc)), compress=compress)
         reply: bytes | None = None
         if isinstance(msg, PushPull):
-            reply = encode_stream(self.local_state(msg.join), compress=compress)
-            self.merge_remote_state(now, msg)
+            reply = self.sync.serve(now, msg)
         elif isinstance(msg, Ping):
             if not msg.node or msg.node == self.name:
                 reply = encode_stream(AckResp(msg.seq_no), compress=compress)
