@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gossip.flyweights import versions_of
-from gossip.types import ZERO_VERSIONS, Member, MemberStatus
+from gossip.types import ZERO_VERSIONS, Address, Member, MemberStatus
 
 
 class MemberState:
     """Mutable, owned by one SerfCore; `snapshot()` gives the frozen Member users see."""
 
-    __slots__ = ("addr", "leave_time", "name", "port", "status", "status_ltime", "tags", "versions")
+    __slots__ = ("address", "leave_time", "name", "status", "status_ltime", "tags", "versions")
 
-    def __init__(self, name: str, addr: str, port: int, tags: Mapping[str, str]) -> None:
+    def __init__(self, name: str, address: Address, tags: Mapping[str, str]) -> None:
         self.name = name
-        self.addr = addr
-        self.port = port
+        self.address = address
+        """Shared with memberlist's entry (one object per distinct address in a process)."""
         self.tags = tags
         self.status = MemberStatus.ALIVE
         self.versions = ZERO_VERSIONS
@@ -30,4 +30,5 @@ class MemberState:
             self.versions = versions_of(vsn)
 
     def snapshot(self) -> Member:
-        return Member(self.name, self.addr, self.port, dict(self.tags), self.status, self.versions)
+        host, port = self.address
+        return Member(self.name, host, port, dict(self.tags), self.status, self.versions)

@@ -46,7 +46,6 @@ class NodeEntry:
         "incarnation",
         "meta",
         "name",
-        "port",
         "state",
         "state_change_at",
         "vsn",
@@ -57,8 +56,7 @@ class NodeEntry:
     ) -> None:
         self.name = name
         self.addr = canonical_bytes(addr)
-        self.port = port
-        self.address = address_of(addr, port)
+        self.address = address_of(addr, port)  # shared: it also holds the port
         self.meta = canonical_bytes(meta)
         self.vsn = canonical_bytes(vsn)
         self.incarnation = 0
@@ -67,8 +65,12 @@ class NodeEntry:
 
     def set_address(self, addr: bytes, port: int) -> None:
         if addr != self.addr or port != self.port:
-            self.addr, self.port = canonical_bytes(addr), port
+            self.addr = canonical_bytes(addr)
             self.address = address_of(addr, port)
+
+    @property
+    def port(self) -> int:
+        return self.address.port
 
     @property
     def protocol_max(self) -> int:

@@ -476,7 +476,7 @@ class SerfCore:
         if self.rng.random() > len(self.table.failed) / alive:
             return
         member = self.table.failed[self.rng.randrange(len(self.table.failed))]
-        self.swim.join(now, [Address(member.addr, member.port)], lambda *_: None)
+        self.swim.join(now, [member.address], lambda *_: None)
 
     def _check_queues(self) -> None:
         """serf checkQueueDepth: prune a queue that grew past its limit."""

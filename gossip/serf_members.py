@@ -139,7 +139,7 @@ class MemberTable:
         tags = self.decode_tags(node.meta)
         if member is None:
             old = MemberStatus.NONE
-            member = MemberState(node.name, node.address.host, node.port, tags)
+            member = MemberState(node.name, node.address, tags)
             intent = self.recent_intents.get(node.name)
             if intent is not None:
                 member.status_ltime = intent[1]
@@ -150,7 +150,7 @@ class MemberTable:
             old = member.status
             member.status = MemberStatus.ALIVE
             member.leave_time = 0.0
-            member.addr, member.port, member.tags = node.address.host, node.port, tags
+            member.address, member.tags = node.address, tags
         member.set_versions(node.vsn)
         if old is MemberStatus.FAILED and member in self.failed:
             self.failed.remove(member)
@@ -180,7 +180,7 @@ class MemberTable:
         member = self.states.get(node.name)
         if member is None:
             return
-        member.addr, member.port = node.address.host, node.port
+        member.address = node.address
         member.tags = self.decode_tags(node.meta)
         member.set_versions(node.vsn)
         self.emit(MemberEventType.UPDATE, member)
