@@ -69,34 +69,6 @@ def go_time(wall: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def policy_json(p: AclPolicyInfo) -> dict[str, Any]:
-    """Nomad's ACLPolicy JSON (also the persisted form)."""
-    return {
-        "Name": p.name,
-        "Description": p.description,
-        "Rules": p.rules,
-        "CreateIndex": p.create_index,
-        "ModifyIndex": p.modify_index,
-    }
-
-
-def token_json(t: AclTokenInfo, *, secret: bool = True) -> dict[str, Any]:
-    """Nomad's ACLToken JSON; without the SecretID it is the list stub."""
-    out: dict[str, Any] = {"AccessorID": t.accessor_id}
-    if secret:
-        out["SecretID"] = t.secret_id
-    out |= {
-        "Name": t.name,
-        "Type": t.type,
-        "Policies": None if t.policies is None else list(t.policies),
-        "Global": t.global_,
-        "CreateTime": t.create_time,
-        "CreateIndex": t.create_index,
-        "ModifyIndex": t.modify_index,
-    }
-    return out
-
-
 def _token_from_json(data: Mapping[str, Any]) -> AclTokenInfo:
     policies = data.get("Policies")
     return AclTokenInfo(
@@ -155,8 +127,8 @@ class _State:
             "Version": STATE_VERSION,
             "Index": self.index,
             "BootstrapIndex": self.bootstrap_index,
-            "Policies": [policy_json(p) for p in self.policies.values()],
-            "Tokens": [token_json(t) for t in self.tokens.values()],
+            "Policies": [p.to_json() for p in self.policies.values()],
+            "Tokens": [t.to_json() for t in self.tokens.values()],
         }
         return json.dumps(data, indent=1).encode() + b"\n"
 

@@ -92,6 +92,14 @@ class AclPolicyInfo:
     create_index: int
     modify_index: int
 
+    def to_json(self, *, stub: bool = False) -> dict[str, Any]:
+        """Nomad's ACLPolicy JSON (also the persisted form); the list stub has no `Rules`."""
+        out: dict[str, Any] = {"Name": self.name, "Description": self.description}
+        if not stub:
+            out["Rules"] = self.rules
+        out |= {"CreateIndex": self.create_index, "ModifyIndex": self.modify_index}
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class AclTokenInfo:
@@ -106,6 +114,22 @@ class AclTokenInfo:
     """Go's RFC 3339 with nanoseconds, UTC."""
     create_index: int
     modify_index: int
+
+    def to_json(self, *, secret: bool = True) -> dict[str, Any]:
+        """Nomad's ACLToken JSON (also the persisted form); the list stub has no SecretID."""
+        out: dict[str, Any] = {"AccessorID": self.accessor_id}
+        if secret:
+            out["SecretID"] = self.secret_id
+        out |= {
+            "Name": self.name,
+            "Type": self.type,
+            "Policies": None if self.policies is None else list(self.policies),
+            "Global": self.global_,
+            "CreateTime": self.create_time,
+            "CreateIndex": self.create_index,
+            "ModifyIndex": self.modify_index,
+        }
+        return out
 
 
 class AclAPI(Protocol):

@@ -11,8 +11,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.protocol import (
-    AclPolicyInfo,
-    AclTokenInfo,
     HealthReport,
     JoinResult,
     MemberInfo,
@@ -112,29 +110,3 @@ class HealthResponse(_Model):
             for name, check in report.checks.items()
         }
         return cls(**halves)
-
-
-def acl_policy_json(p: AclPolicyInfo, *, stub: bool = False) -> dict[str, Any]:
-    """Nomad's ACLPolicy; the list stub leaves out `Rules`."""
-    out: dict[str, Any] = {"Name": p.name, "Description": p.description}
-    if not stub:
-        out["Rules"] = p.rules
-    out |= {"CreateIndex": p.create_index, "ModifyIndex": p.modify_index}
-    return out
-
-
-def acl_token_json(t: AclTokenInfo, *, secret: bool = True) -> dict[str, Any]:
-    """Nomad's ACLToken; the list stub (`secret=False`) leaves out `SecretID`."""
-    out: dict[str, Any] = {"AccessorID": t.accessor_id}
-    if secret:
-        out["SecretID"] = t.secret_id
-    out |= {
-        "Name": t.name,
-        "Type": t.type,
-        "Policies": None if t.policies is None else list(t.policies),
-        "Global": t.global_,
-        "CreateTime": t.create_time,
-        "CreateIndex": t.create_index,
-        "ModifyIndex": t.modify_index,
-    }
-    return out

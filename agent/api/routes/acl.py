@@ -21,7 +21,6 @@ from starlette.responses import Response
 
 from agent.api.deps import TOKEN_HEADERS, AgentDep, TokenDep, parse_query_options
 from agent.api.encoding import json_response
-from agent.api.models import acl_policy_json, acl_token_json
 from agent.errors import ACL_DISABLED, BadRequestError
 from agent.protocol import AclAPI, AgentAPI
 
@@ -96,9 +95,7 @@ def _field(data: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 async def bootstrap(request: Request, agent: AgentDep) -> Response:
     """Create the first management token; only once (then 400, with the reset index)."""
     token = await _store(agent).bootstrap()
-    return _index_headers(
-        json_response(request, acl_token_json(token)), token.create_index, read=False
-    )
+    return _index_headers(json_response(request, token.to_json()), token.create_index, read=False)
 
 
 # ---- policies ----------------------------------------------------------------------------
@@ -107,7 +104,7 @@ async def bootstrap(request: Request, agent: AgentDep) -> Response:
 async def list_policies(request: Request, agent: AgentDep, token: TokenDep) -> Response:
     store = _store(agent)
     parse_query_options(request)
-    stubs = [acl_policy_json(p, stub=True) for p in store.list_policies(token)]
+    stubs = [p.to_json(stub=True) for p in store.list_policies(token)]
     return _index_headers(json_response(request, stubs), store.index, read=True)
 
 
@@ -117,7 +114,7 @@ async def get_policy(
     store = _store(agent)
     parse_query_options(request)
     policy = store.get_policy(token, name)
-    return _index_headers(json_response(request, acl_policy_json(policy)), store.index, read=True)
+    return _index_headers(json_response(request, policy.to_json()), store.index, read=True)
 
 
 async def put_policy(
@@ -150,7 +147,7 @@ async def delete_policy(
 async def list_tokens(request: Request, agent: AgentDep, token: TokenDep) -> Response:
     store = _store(agent)
     parse_query_options(request)
-    stubs = [acl_token_json(t, secret=False) for t in store.list_tokens(token)]
+    stubs = [t.to_json(secret=False) for t in store.list_tokens(token)]
     return _index_headers(json_response(request, stubs), store.index, read=True)
 
 
@@ -159,7 +156,7 @@ async def token_self(request: Request, agent: AgentDep, token: TokenDep) -> Resp
     store = _store(agent)
     parse_query_options(request)
     mine = store.self_token(token)
-    return _index_headers(json_response(request, acl_token_json(mine)), store.index, read=True)
+    return _index_headers(json_response(request, mine.to_json()), store.index, read=True)
 
 
 async def get_token(
@@ -168,7 +165,7 @@ async def get_token(
     store = _store(agent)
     parse_query_options(request)
     found = store.get_token(token, accessor)
-    return _index_headers(json_response(request, acl_token_json(found)), store.index, read=True)
+    return _index_headers(json_response(request, found.to_json()), store.index, read=True)
 
 
 async def _upsert_token(
@@ -190,9 +187,7 @@ async def _upsert_token(
         policies=policies,
         global_=_field(data, "Global", bool, False),
     )
-    return _index_headers(
-        json_response(request, acl_token_json(saved)), saved.modify_index, read=False
-    )
+    return _index_headers(json_response(request, saved.to_json()), saved.modify_index, read=False)
 
 
 async def create_token(
