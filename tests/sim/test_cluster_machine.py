@@ -88,7 +88,7 @@ class ClusterMachine(RuleBasedStateMachine):
         """Force-leave a node that is down, or a name nobody has.
 
         Only what the observer already sees failed or left (or does not know), as operators
-        use it; a pruned node is not restarted. Live targets are left to
+        use it; a force-left node is not restarted. Live targets are left to
         tests/sim/test_leave.py: serf's documented quirks would make the liveness check below
         untrue for the real serf too. A prune erases a
         member that is still alive to serf for good (even after its process restarts), and
@@ -100,11 +100,11 @@ class ClusterMachine(RuleBasedStateMachine):
         target = data.draw(st.sampled_from([*down, "ghost"]))
         if self.c.statuses(observer).get(target, "failed") in ("failed", "left"):
             self.c.force_leave(observer, target, prune=prune)
-            if prune:
-                # A pruned name stays gone: if it came back while the prune intent still
-                # circulates, a peer that sees it alive again defers the prune and erases
-                # the live member 6 s later, exactly as serf's handlePrune does.
-                self.gone.add(target)
+            # A force-left name stays gone, for the reasons a gracefully left one does (see
+            # `leave`); and if a pruned name came back while the prune intent circulates, a
+            # peer that sees it alive again would defer the prune and erase the live member
+            # 6 s later, exactly as serf's handlePrune does.
+            self.gone.add(target)
 
     @rule(split=st.integers(1, len(NAMES) - 1), symmetric=st.booleans())
     def partition(self, split: int, symmetric: bool) -> None:
