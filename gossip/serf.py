@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 
-from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import decode_serf, encode_serf, encode_tags
 from gossip.config import SerfConfig
 from gossip.deadlines import DeadlineQueue
@@ -48,9 +47,9 @@ from gossip.messages import (
     UserEvent,
 )
 from gossip.outputs import Datagram, StreamRequest
+from gossip.serf_broadcasts import SerfBroadcasts
 from gossip.serf_members import MemberTable
 from gossip.swim import META_MAX_SIZE, SwimNode
-from gossip.timing import retransmit_limit
 from gossip.types import Address, Member, MemberStatus, bytes_to_ip
 from gossip.user_events import EventRing, QueryRing
 
@@ -91,9 +90,7 @@ class SerfCore:
         )
         for clock in (self.clock, self.event_clock, self.query_clock):
             clock.increment()  # as serf Create: the first usable time is 1
-        self.intents = TransmitLimitedQueue()
-        self.event_queue = TransmitLimitedQueue()
-        self.query_queue = TransmitLimitedQueue()
+        self.queues = SerfBroadcasts(config)
         self.event_ring = EventRing(self.event_clock, config.event_buffer)
         self.query_ring = QueryRing(self.query_clock, config.query_buffer)
         self.join_ignore_old = False
@@ -204,9 +201,9 @@ class SerfCore:
             "member_time": str(self.clock.time()),
             "event_time": str(self.event_clock.time()),
             "query_time": str(self.query_clock.time()),
-            "intent_queue": str(len(self.intents)),
-            "event_queue": str(len(self.event_queue)),
-            "query_queue": str(len(self.query_queue)),
+            "intent_queue": str(len(self.queues.intents)),
+            "event_queue": str(len(self.queues.events)),
+            "query_queue": str(len(self.queues.queries)),
             "encrypted": "false",
             # We keep no Vivaldi coordinates, so the client never resets: always 0.
             "coordinate_resets": "0",
@@ -314,20 +311,18 @@ class SerfCore:
         wait_id = next(self._tokens)
         notify = object()
         self._waits[wait_id] = (notify, on_done, timeout_error)
-        self.intents.queue(encode_serf(msg), notify=notify)
+        self.queues.intents.queue(encode_serf(msg), notify=notify)
         self.deadlines.schedule(("wait", wait_id), now + self.config.broadcast_timeout)
 
     def _broadcast_join(self, now: float, ltime: int) -> None:
         msg = JoinIntent(ltime, self.name)
         self.clock.witness(ltime)
         self.table.on_join_intent(now, msg)
-        self.intents.queue(encode_serf(msg))
+        self.queues.intents.queue(encode_serf(msg))
 
     def _after_input(self, now: float) -> None:
         self.swim.wake_gossip(now)
-        finished = self.intents.take_finished()
-        self.event_queue.take_finished()
-        self.query_queue.take_finished()
+        finished = self.queues.take_finished()
         if not finished or not self._waits:
             return
         for wait_id, (notify, on_done, _) in list(self._waits.items()):
@@ -346,7 +341,7 @@ class SerfCore:
             self._reconnect(now)
         elif kind == "queue_check":
             self.deadlines.schedule(key, now + self.config.queue_check_interval)
-            self._check_queues()
+            self.queues.check_depth(len(self.table.states))
         elif kind == "wait":
             held = self._waits.pop(key[1], None)  # type: ignore[arg-type]
             if held is not None:
@@ -378,22 +373,10 @@ class SerfCore:
         return encode_tags(self.tags)
 
     def has_broadcasts(self) -> bool:
-        return bool(self.intents or self.query_queue or self.event_queue)
+        return bool(self.queues)
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        """serf's queues in serf's order: intents, then queries, then user events."""
-        transmit_limit = retransmit_limit(
-            self.config.memberlist.retransmit_mult, len(self.table.states)
-        )
-        msgs = self.intents.get_broadcasts(overhead, limit, transmit_limit)
-        used = sum(len(m) + overhead for m in msgs)
-        for queue in (self.query_queue, self.event_queue):
-            if limit - used <= overhead:
-                break
-            more = queue.get_broadcasts(overhead, limit - used, transmit_limit)
-            used += sum(len(m) + overhead for m in more)
-            msgs.extend(more)
-        return msgs
+        return self.queues.get(overhead, limit, len(self.table.states))
 
     def local_state(self, join: bool) -> bytes:
         status_ltimes = {name: m.status_ltime for name, m in self.table.states.items()}
@@ -445,13 +428,13 @@ class SerfCore:
             return
         if isinstance(msg, LeaveIntent):
             if self.table.on_leave_intent(now, msg):
-                self.intents.queue(payload)
+                self.queues.intents.queue(payload)
         elif isinstance(msg, JoinIntent):
             if self.table.on_join_intent(now, msg):
-                self.intents.queue(payload)
+                self.queues.intents.queue(payload)
         elif isinstance(msg, UserEvent):
             if self.event_ring.accept(msg.ltime, msg.name, msg.payload):
-                self.event_queue.queue(payload)
+                self.queues.events.queue(payload)
         elif isinstance(msg, Query):
             self._on_query(now, msg, payload)
 
@@ -460,13 +443,13 @@ class SerfCore:
         if not self.query_ring.accept(query.ltime, query.id):
             return
         if not query.flags & QUERY_FLAG_NO_BROADCAST:
-            self.query_queue.queue(payload)
+            self.queues.queries.queue(payload)
         if query.flags & QUERY_FLAG_ACK and len(query.addr) in (4, 16):
             ack = QueryResponse(query.ltime, query.id, self.name, QUERY_FLAG_ACK, b"")
             dst = Address(bytes_to_ip(query.addr), query.port)
             self.swim.send_user(dst, encode_serf(ack))
 
-    # ---- reconnecting and queue limits -------------------------------------------------------
+    # ---- reconnecting -----------------------------------------------------------------------
 
     def _reconnect(self, now: float) -> None:
         """serf reconnect: retry one random failed member with probability failed/alive."""
@@ -477,12 +460,3 @@ class SerfCore:
             return
         member = self.table.failed[self.rng.randrange(len(self.table.failed))]
         self.swim.join(now, [member.address], lambda *_: None)
-
-    def _check_queues(self) -> None:
-        """serf checkQueueDepth: prune a queue that grew past its limit."""
-        limit = self.config.max_queue_depth
-        if self.config.min_queue_depth > 0:
-            limit = max(self.config.min_queue_depth, 2 * len(self.table.states))
-        for queue in (self.intents, self.event_queue, self.query_queue):
-            if len(queue) > limit:
-                queue.prune(limit)
