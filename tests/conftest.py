@@ -8,6 +8,14 @@ import zlib
 from collections.abc import Generator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No per-example deadline (a loaded 2-core CI machine must not turn slowness into failures);
+# failing examples print a blob that replays them.
+settings.register_profile(
+    "gossip", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("gossip")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -203,7 +203,10 @@ class ClusterMachine(RuleBasedStateMachine):
 
 
 TestClusterMachine = ClusterMachine.TestCase
+# Derandomized: CI runs the same 40 examples every time (no flakes); exploratory runs with
+# random seeds and more examples are run by hand (see the closing notes).
 TestClusterMachine.settings = settings(
+    derandomize=True,
     max_examples=40,
     stateful_step_count=20,
     deadline=None,
