@@ -153,8 +153,7 @@ async def health(
     Unhealthy: 500 whose plain-text body is the same JSON document (as Nomad sends it).
     """
     region = parse_query_options(request)
-    checks = request.query_params.getlist("type") if "type" in request.query_params else None
-    report = await agent.health(checks, region)
+    report = await agent.health(type, region)
     body = HealthResponse.from_report(report)
     if report.healthy:
         return json_response(request, body, exclude_none=True)
@@ -172,49 +171,17 @@ def build_router() -> APIRouter:
         "/servers", servers, methods=["GET"], response_model=list[str], responses=_TEXT_ERRORS
     )
     router.add_api_route(
-        "/servers",
-        update_servers,
-        methods=["PUT"],
-        response_class=Response,
-        responses=errors_or_empty,
-    )
-    router.add_api_route(
-        "/servers",
-        update_servers,
-        methods=["POST"],
-        response_class=Response,
-        responses=errors_or_empty,
-        operation_id="update_servers_post",
-    )
-    router.add_api_route(
         "/self", self_, methods=["GET"], response_model=SelfResponse, responses=_TEXT_ERRORS
     )
-    router.add_api_route(
-        "/join", join, methods=["PUT"], response_model=JoinResponse, responses=_TEXT_ERRORS
-    )
-    router.add_api_route(
-        "/join",
-        join,
-        methods=["POST"],
-        response_model=JoinResponse,
-        responses=_TEXT_ERRORS,
-        operation_id="join_post",
-    )
-    router.add_api_route(
-        "/force-leave",
-        force_leave,
-        methods=["PUT"],
-        response_class=Response,
-        responses=errors_or_empty,
-    )
-    router.add_api_route(
-        "/force-leave",
-        force_leave,
-        methods=["POST"],
-        response_class=Response,
-        responses=errors_or_empty,
-        operation_id="force_leave_post",
-    )
+    # Nomad takes PUT and POST alike; one route each, so each gets its own operation id.
+    for path, endpoint, extra in (
+        ("/servers", update_servers, {"response_class": Response, "responses": errors_or_empty}),
+        ("/join", join, {"response_model": JoinResponse, "responses": _TEXT_ERRORS}),
+        ("/force-leave", force_leave, {"response_class": Response, "responses": errors_or_empty}),
+    ):
+        router.add_api_route(path, endpoint, methods=["PUT"], **extra)
+        post_id = f"{endpoint.__name__}_post"
+        router.add_api_route(path, endpoint, methods=["POST"], operation_id=post_id, **extra)
     router.add_api_route(
         "/health", health, methods=["GET"], response_model=HealthResponse, responses=_TEXT_ERRORS
     )
