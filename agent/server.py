@@ -104,7 +104,6 @@ class ServerRole:
             now=clock.monotonic(),
         )
         self._pending: dict[int, asyncio.Future[GossipEvent]] = {}
-        self._member_events = 0
         self._regions: tuple[Hashable, list[str]] | None = None
 
     def start(self) -> None:
@@ -114,7 +113,6 @@ class ServerRole:
 
     def _on_event(self, event: GossipEvent) -> None:
         if isinstance(event, MemberEvent):
-            self._member_events += 1
             member = event.member
             log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
             return
@@ -152,13 +150,8 @@ class ServerRole:
         return self.member_info(self.serf.local_member())
 
     def membership_version(self) -> Hashable:
-        """A value that changes whenever `members()` would answer differently.
-
-        Every serf member event (join, leave, failed, update, reap) bumps a counter; the only
-        visible change serf makes without an event, alive <-> leaving on a leave or join
-        intent, shows in the tuple of statuses. Cheap next to rendering 1,000 members.
-        """
-        return (self._member_events, tuple(m.status for m in self.serf.table.states.values()))
+        """A value that changes whenever `members()` would answer differently."""
+        return self.serf.members_version
 
     def known_regions(self) -> list[str]:
         """Regions of the live Nomad servers we know, ours included (sorted)."""

@@ -188,6 +188,11 @@ class SerfCore:
     def members(self) -> list[Member]:
         return [m.snapshot() for m in self.table.states.values()]
 
+    @property
+    def members_version(self) -> int:
+        """Changes whenever `members()` would answer differently (for caching renderings)."""
+        return self.table.version
+
     def local_member(self) -> Member:
         return self.table.states[self.name].snapshot()
 

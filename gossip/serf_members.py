@@ -48,6 +48,8 @@ class MemberTable:
         self.left: list[MemberState] = []
         self.recent_intents: dict[str, tuple[SerfMessageType, int, float]] = {}
         self.decode_errors = 0
+        self.version = 0
+        """Bumped on every change `members()` would show: lets readers cache renderings."""
         self.refute: Callable[[float], None] | None = None
         """Set while our serf is alive: answers a leave intent about ourselves."""
 
@@ -77,6 +79,7 @@ class MemberTable:
         member.status_ltime = msg.ltime
         if member.status is MemberStatus.LEAVING:
             member.status = MemberStatus.ALIVE
+            self.version += 1  # a status change serf reports with no event
         return True
 
     def on_leave_intent(self, now: float, msg: LeaveIntent) -> bool:
@@ -93,6 +96,7 @@ class MemberTable:
         if member.status is MemberStatus.ALIVE:
             member.status = MemberStatus.LEAVING
             member.status_ltime = msg.ltime
+            self.version += 1  # a status change serf reports with no event
         elif member.status is MemberStatus.FAILED:
             # As serf: leaveTime is left alone, so the tombstone counts from the failure.
             member.status = MemberStatus.LEFT
@@ -129,6 +133,7 @@ class MemberTable:
         self.emit(MemberEventType.REAP, member)
 
     def emit(self, kind: MemberEventType, member: MemberState) -> None:
+        self.version += 1
         self.events.append(MemberEvent(kind, member.snapshot()))
 
     # ---- memberlist events ------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from api_helpers import assert_plain_error, member_statuses
 
 from agent.sim_agents import SimAgents
-from gossip.types import MemberStatus
+from gossip.messages import LeaveIntent
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +168,8 @@ async def test_cached_body_sees_leaving_which_serf_sets_without_an_event(
         assert member_statuses((await client.get("/v1/agent/members")).json())["b.global"] == (
             "alive"
         )
-        # What a leave intent does to a known alive member (serf handleNodeLeaveIntent).
-        a.server.serf.table.states["b.global"].status = MemberStatus.LEAVING
+        # A newer leave intent about a known alive member (serf handleNodeLeaveIntent).
+        serf = a.server.serf
+        serf.table.on_leave_intent(serf.swim.now, LeaveIntent(serf.clock.time() + 10, "b.global"))
         view = (await client.get("/v1/agent/members")).json()
     assert member_statuses(view)["b.global"] == "leaving"

@@ -714,3 +714,21 @@ def test_leave_intent_about_a_leaving_member_keeps_its_status_ltime() -> None:
     assert status_ltime(a, "b", 2.0) == 5
     inject(a, 2.0, user(JoinIntent(7, "b")))  # 7 > 5: back to alive
     assert status(a, "b") == "alive"
+
+
+def test_members_version_moves_with_every_visible_change_even_without_an_event() -> None:
+    core = make_core("a", A)
+    inject(core, 1.0, alive("b", B))
+    assert status(core, "b") == "alive"
+    before = core.members_version
+    # alive -> leaving on a leave intent: serf emits no event, but members() changes
+    inject(core, 2.0, user(LeaveIntent(5, "b")))
+    assert status(core, "b") == "leaving"
+    leaving = core.members_version
+    assert leaving != before
+    inject(core, 3.0, user(JoinIntent(6, "b")))  # leaving -> alive, again no event
+    assert status(core, "b") == "alive"
+    assert core.members_version != leaving
+    unchanged = core.members_version
+    inject(core, 4.0, user(JoinIntent(6, "b")))  # stale: nothing changes
+    assert core.members_version == unchanged
