@@ -15,7 +15,6 @@ from api_helpers import member_statuses
 from agent.agent import Agent
 from agent.config import Settings
 from agent.launch import start_agent
-from agent.server import JOIN_ANSWER_TIMEOUT
 
 pytestmark = pytest.mark.anyio
 
@@ -70,8 +69,10 @@ async def test_refused_address_reads_like_go(agents, api) -> None:
     }
 
 
-async def test_black_hole_join_answers_within_five_seconds(agents, api) -> None:
-    """A peer that accepts and never answers: the WAN profile would wait 30 s."""
+async def test_black_hole_join_answers_with_the_deadline_error(agents, api) -> None:
+    """A peer that accepts and never answers: the WAN profile would wait 30 s, the agent
+    answers at its own join deadline instead. The time bound itself is checked in virtual
+    time (test_api_join.py); here the real sockets must take the same path."""
     accepted: list[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -82,9 +83,7 @@ async def test_black_hole_join_answers_within_five_seconds(agents, api) -> None:
     a = await agents("127.0.0.34", gossip_profile="wan")
     try:
         async with api(a) as client:
-            started = time.monotonic()
             response = await client.post(f"/v1/agent/join?address=127.0.0.35:{port}")
-            elapsed = time.monotonic() - started
     finally:
         for writer in accepted:
             writer.close()
@@ -93,4 +92,3 @@ async def test_black_hole_join_answers_within_five_seconds(agents, api) -> None:
         "num_joined": 0,
         "error": "1 error occurred:\n\t* Failed to join 127.0.0.35: i/o timeout\n\n",
     }
-    assert JOIN_ANSWER_TIMEOUT - 0.5 <= elapsed < 5.0
