@@ -56,8 +56,8 @@ def _go_errno_text(exc: OSError) -> str:
 
 
 def _fmt(addr: Any) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """A socket address tuple (IPv4 or IPv6) as Go prints it."""
+    return str(Address(addr[0], addr[1]))
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
