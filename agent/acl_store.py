@@ -20,11 +20,8 @@ fsync, rename) before it becomes visible, so tokens and policies survive a resta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +37,7 @@ from agent.acl_policy import (
     max_privilege,
     parse_rules,
 )
+from agent.data_dir import ACL_STATE, DataDir, DataDirError, write_atomic
 from agent.errors import (
     ACL_TOKEN_NOT_FOUND,
     BadRequestError,
@@ -58,8 +56,12 @@ MAX_POLICY_DESCRIPTION = 256
 _POLICY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
 
 
-class AclStateError(ValueError):
-    """The state file exists but cannot be read; the message names the file."""
+class AclStateError(DataDirError, ValueError):
+    """The state file exists but cannot be read; the message names the file.
+
+    A DataDirError, so the CLI reports it like any other data dir problem; still a
+    ValueError for callers written before data_dir.py existed.
+    """
 
 
 def go_time(wall: float) -> str:
@@ -154,28 +156,6 @@ class _State:
         return state
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _invalid(what: str, errors: list[str]) -> BadRequestError:
     return BadRequestError(f"{what} invalid: {format_multierror(errors)}")
 
@@ -203,8 +183,11 @@ class AclStore:
         self._by_secret = {t.secret_id: t for t in self._state.tokens.values()}
 
     @classmethod
-    def for_data_dir(cls, data_dir: str, **kwargs: Any) -> AclStore:
-        path = Path(data_dir) / "server" / "acl.json" if data_dir else None
+    def for_data_dir(cls, data_dir: str | DataDir, **kwargs: Any) -> AclStore:
+        """The store kept in `data_dir` (in memory only when it is "", as in -dev)."""
+        if isinstance(data_dir, DataDir):
+            return cls(data_dir.acl_state_path, **kwargs)
+        path = Path(data_dir) / ACL_STATE if data_dir else None
         return cls(path, **kwargs)
 
     # ---- checks ---------------------------------------------------------------------------

@@ -15,6 +15,13 @@ and left members are kept (and reported) until reaped after `reconnect_timeout` 
 once per `reconnect_interval` across the cluster.
 
 All inputs take `now`; outputs are pulled (datagrams, streams, events), like SwimNode.
+
+Restarting. serf's snapshot (kept by the agent, not here) restores three things at creation,
+as serf.Create does: the Lamport clocks witness the saved times (so a restarted node never
+reuses a time its old self sent, and its join intent beats its old leave intent), user
+events and queries at or below the saved event/query times are dropped as already seen
+(serf's eventMinTime/queryMinTime), and memberlist's incarnation starts above the saved one
+(memberlist does not persist it; we do, so our first alive message beats our old dead record).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from gossip.events import (
     JoinCompleted,
     LeaveCompleted,
 )
-from gossip.lamport import LamportClock
+from gossip.lamport import U64, LamportClock
 from gossip.membership import NodeEntry
 from gossip.messages import (
     Alive,
@@ -76,7 +83,21 @@ class SerfCore:
         tags: Mapping[str, str],
         rng: random.Random,
         now: float,
+        restored_clocks: tuple[int, int, int] | None = None,
+        restored_incarnation: int = 0,
     ) -> None:
+        """Create the instance; nothing is sent before `join`.
+
+        `restored_clocks` (member, event, query) and `restored_incarnation` come from a
+        snapshot of a previous run of this node (see the module docstring); leave them out
+        for a new node.
+
+        Raises:
+            UsageError: tags too large, a restored clock not a uint64, or a restored
+                incarnation not a uint32.
+        """
+        if restored_clocks is not None and not all(0 <= t <= U64 for t in restored_clocks):
+            raise UsageError(f"restored Lamport times must be uint64, got {restored_clocks}")
         self.config = config
         self.name = name
         self.rng = rng
@@ -93,6 +114,10 @@ class SerfCore:
         self.queues = SerfBroadcasts(config)
         self.event_ring = EventRing(self.event_clock, config.event_buffer)
         self.query_ring = QueryRing(self.query_clock, config.query_buffer)
+        self.query_min_time = 0
+        """serf queryMinTime: queries below it were seen before a restart and are dropped."""
+        if restored_clocks is not None:
+            self._restore_clocks(*restored_clocks)
         self.join_ignore_old = False
         self._decode_errors = 0
         self.name_conflicts = 0
@@ -112,10 +137,23 @@ class SerfCore:
             rng=rng,
             now=now,
             delegate=self,
+            incarnation=restored_incarnation,
         )
         self.deadlines.schedule(("reap",), now + config.reap_interval)
         self.deadlines.schedule(("reconnect",), now + config.reconnect_interval)
         self.deadlines.schedule(("queue_check",), now + config.queue_check_interval)
+
+    def _restore_clocks(self, member: int, event: int, query: int) -> None:
+        """As serf.Create with a snapshot: witness the old times after the first increment.
+
+        A clock then reads max(1, old + 1); events and queries at or below the old times
+        count as already seen (Go's uint64 `old + 1` wraps, so does ours).
+        """
+        self.clock.witness(member)
+        self.event_clock.witness(event)
+        self.query_clock.witness(query)
+        self.event_ring.min_time = (event + 1) & U64
+        self.query_min_time = (query + 1) & U64
 
     @property
     def state(self) -> SerfState:
@@ -195,6 +233,16 @@ class SerfCore:
 
     def local_member(self) -> Member:
         return self.table.states[self.name].snapshot()
+
+    @property
+    def clock_times(self) -> tuple[int, int, int]:
+        """Current (member, event, query) Lamport times, for a snapshot of this node."""
+        return (self.clock.time(), self.event_clock.time(), self.query_clock.time())
+
+    @property
+    def incarnation(self) -> int:
+        """The highest memberlist incarnation we have used for ourselves."""
+        return self.swim.incarnation
 
     def stats(self) -> dict[str, str]:
         """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
@@ -445,6 +493,9 @@ class SerfCore:
 
     def _on_query(self, now: float, query: Query, payload: bytes) -> None:
         """Dedup and re-gossip queries; ack when asked. We run no query handlers (yet)."""
+        if query.ltime < self.query_min_time:  # as serf handleQuery: witness, then drop
+            self.query_clock.witness(query.ltime)
+            return
         if not self.query_ring.accept(query.ltime, query.id):
             return
         if not query.flags & QUERY_FLAG_NO_BROADCAST:

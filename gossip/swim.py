@@ -27,7 +27,7 @@ from gossip.codec import decode_packet, decode_stream, encode_compound, encode_s
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
-from gossip.membership import Membership, MembershipListener, NodeEntry
+from gossip.membership import U32, Membership, MembershipListener, NodeEntry
 from gossip.messages import (
     AckResp,
     Alive,
@@ -72,7 +72,21 @@ class SwimNode:
         rng: random.Random,
         now: float,
         delegate: SwimDelegate,
+        incarnation: int = 0,
     ) -> None:
+        """Create the node and announce it alive (to itself) at `incarnation + 1`.
+
+        `incarnation` is the last one this node used before a restart (0 for a new node).
+        memberlist itself starts every process at 1; starting above the old value lets the
+        first alive message beat the dead/left record peers still hold for us, instead of
+        being ignored until someone accuses us and we refute. It wraps like every uint32
+        incarnation, so a restored 2**32-1 starts again at 0.
+
+        Raises:
+            UsageError: `incarnation` is not a uint32.
+        """
+        if not 0 <= incarnation <= U32:
+            raise UsageError(f"an incarnation is a uint32, got {incarnation}")
         self.config = config
         self.name = name
         self.addr = addr
@@ -119,6 +133,7 @@ class SwimNode:
         self._leave: tuple[object, Callable[[float, str | None], None]] | None = None
         self._gossip_phase = now
         self._gossip_armed = False
+        self.membership.incarnation = incarnation  # the next one used is incarnation + 1
         self._set_alive(now)
         self._schedule_loops(now)
 
@@ -164,6 +179,11 @@ class SwimNode:
 
     def next_deadline(self) -> float | None:
         return None if self.shut_down else self.deadlines.peek()
+
+    @property
+    def incarnation(self) -> int:
+        """The highest incarnation this node has used for itself (what a restart restores)."""
+        return self.membership.incarnation
 
     def datagrams_to_send(self) -> list[Datagram]:
         return self.outbox.take_datagrams()

@@ -83,15 +83,26 @@ def make_core(
     tags: dict[str, str] | None = None,
     now: float = 0.0,
     versions: Versions | None = None,
+    restored_clocks: tuple[int, int, int] | None = None,
+    restored_incarnation: int = 0,
     **overrides: Any,
 ) -> SerfCore:
-    """A LAN-profile SerfCore; the seed defaults to one derived from the name."""
+    """A LAN-profile SerfCore; the seed defaults to one derived from the name.
+
+    `restored_*` stand for a snapshot of a previous run (SerfCore's restore hooks)."""
     if versions is not None:
         overrides["versions"] = versions
     config = SerfConfig.profile("lan", **overrides)
     rng = random.Random(zlib.crc32(name.encode()) if seed is None else seed)
     return SerfCore(
-        config, name=name, addr=addr(ip), tags=tags if tags is not None else {}, rng=rng, now=now
+        config,
+        name=name,
+        addr=addr(ip),
+        tags=tags if tags is not None else {},
+        rng=rng,
+        now=now,
+        restored_clocks=restored_clocks,
+        restored_incarnation=restored_incarnation,
     )
 
 
