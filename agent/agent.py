@@ -19,7 +19,8 @@ from agent.acl_store import AclStore
 from agent.client import ClientRole, resolve_servers
 from agent.clock import Clock
 from agent.config import Settings
-from agent.errors import AgentError, RoleMismatchError
+from agent.data_dir import DataDir, new_node_id
+from agent.errors import RoleMismatchError
 from agent.nomad_config import Listeners, nomad_config, runtime_stats
 from agent.protocol import (
     ZERO_MEMBER,
@@ -30,9 +31,11 @@ from agent.protocol import (
     MembersView,
     SelfInfo,
 )
+from agent.rpc.client_rpc import ClientRpc, MembersAnswered
+from agent.rpc.driver import RpcRuntime
+from agent.rpc.endpoint import RpcEndpoint, RpcEvent
 from agent.runtime.driver import Resolver, Runtime
 from agent.server import ServerRole
-from gossip.events import format_multierror
 
 log = logging.getLogger("gossip_agent.agent")
 
@@ -46,20 +49,23 @@ class Agent:
         *,
         listeners: Listeners,
         runtime: Runtime | None,
+        rpc_runtime: RpcRuntime,
         resolver: Resolver,
         clock: Clock,
         rng: random.Random,
     ) -> None:
         self.settings = settings
         self.listeners = listeners
+        self.rpc_runtime = rpc_runtime
         self.resolver = resolver
         self.clock = clock
         self.server: ServerRole | None = None
         self.client: ClientRole | None = None
         self._acl: AclStore | None = None
+        # DataDirError (AclStateError among them) when the data dir is foreign or corrupt.
+        self.data_dir = DataDir(settings.data_dir) if settings.data_dir else None
         if settings.acl.enabled:
-            # Raises AclStateError when the state file under data_dir cannot be loaded.
-            self._acl = AclStore.for_data_dir(settings.data_dir, wall=clock.wall)
+            self._acl = AclStore.for_data_dir(self.data_dir or "", wall=clock.wall)
         if settings.server.enabled:
             if runtime is None:
                 raise ValueError("a server agent needs a runtime for its gossip core")
@@ -70,19 +76,44 @@ class Agent:
                 clock=clock,
                 rng=random.Random(rng.getrandbits(64)),
                 listeners=listeners,
+                rpc_runtime=rpc_runtime,
+                data_dir=self.data_dir,
             )
         if settings.client.enabled:
+            client_rng = random.Random(rng.getrandbits(64))
+            if self.data_dir is not None:
+                node_id = self.data_dir.client_node_id(client_rng)
+            else:
+                node_id = new_node_id(client_rng)
             # A dev agent's client talks to its own server (reference 7.3 G2).
-            local = listeners.rpc.advertise if self.server is not None else None
-            self.client = ClientRole(
-                rng=random.Random(rng.getrandbits(64)), now=clock.monotonic(), local_server=local
+            local = [listeners.rpc.advertise] if self.server is not None else []
+            rpc = ClientRpc(
+                node_id=node_id,
+                node_name=settings.node_name,
+                addr=listeners.rpc.advertise,
+                rng=client_rng,
+                now=rpc_runtime.now(),
+                servers=local,
             )
+            self.client = ClientRole(rpc, rpc_runtime)
+        self.rpc = RpcEndpoint(
+            self.server.rpc if self.server is not None else None,
+            self.client.rpc if self.client is not None else None,
+        )
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Attach the RPC port, start gossip, then `start_join` (which may fail the start).
+
+        Raises:
+            AgentError: no `start_join` address could be joined.
+        """
+        before_send = self.server.persist if self.server is not None else None
+        self.rpc_runtime.attach(self.rpc, self._on_rpc_event, before_send)
         if self.server is not None:
             self.server.start()
+            await self.server.start_join()
         if self.client is not None and self.server is None and self.settings.client.servers:
             good, errors = await resolve_servers(self.settings.client.servers, self.resolver)
             for error in errors:
@@ -99,6 +130,14 @@ class Agent:
     async def shutdown(self) -> None:
         if self.server is not None:
             await self.server.shutdown()
+        await self.rpc_runtime.close()
+
+    def _on_rpc_event(self, event: RpcEvent) -> None:
+        if isinstance(event, MembersAnswered):
+            if self.client is not None:
+                self.client.on_event(event)
+        elif self.server is not None:
+            self.server.on_rpc_event(event)
 
     # ---- AgentAPI: properties -------------------------------------------------------------
 
@@ -139,12 +178,7 @@ class Agent:
         s = self.settings
         if self.server is not None:
             return MembersView(s.node_name, s.region, s.datacenter, self.server.members())
-        servers = self._client().servers()
-        if not servers:
-            raise AgentError("no servers")
-        # A client forwards Status.Members to a server over RPC, which this agent lacks yet.
-        failures = [f"RPC failed to server {addr}: rpc is not implemented yet" for addr in servers]
-        raise AgentError(format_multierror(failures))
+        return await self._client().members()
 
     def members_version(self) -> Hashable | None:
         return None if self.server is None else self.server.membership_version()
@@ -159,7 +193,7 @@ class Agent:
             stats.update(self.server.stats())
             member = self.server.local_member()
         if self.client is not None:
-            stats["client"] = self.client.stats(self.clock.monotonic())
+            stats["client"] = self.client.stats()
         stats["runtime"] = runtime_stats()
         return SelfInfo(nomad_config(self.settings, self.listeners), member, stats)
 

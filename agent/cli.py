@@ -2,7 +2,8 @@
 
 Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
 -region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
--acl-enabled, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
+-acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin
+-servers A,B, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
 
 The CLI owns the agent's lifecycle (not the ASGI lifespan): it binds the listeners, starts
 the agent and uvicorn in one event loop, prints where everything listens, and on SIGINT or
@@ -25,11 +26,12 @@ from typing import Any, NoReturn
 import uvicorn
 from pydantic import ValidationError
 
-from agent.acl_store import AclStateError
 from agent.agent import Agent
 from agent.api import create_app
 from agent.config import Settings, deep_merge, format_validation_error
 from agent.config_file import ConfigFileError, load_config_files
+from agent.data_dir import DataDirError
+from agent.errors import AgentError
 from agent.launch import ListenError, bind_http, start_agent
 from agent.nomad_config import Listeners
 from agent.version import NOMAD_VERSION
@@ -89,7 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     flag("rpc-port", type=int, metavar="PORT", help="RPC port (default 4647)")
     flag("serf-port", type=int, metavar="PORT", help="gossip port, UDP+TCP (default 4648)")
     flag("gossip-profile", metavar="NAME", help="memberlist timings: wan (default), lan, local")
+    flag("join", action="append", metavar="ADDR", help="server: serf address to join at start")
+    flag("retry-join", action="append", metavar="ADDR", help="server: join, retrying until ok")
+    flag("retry-interval", metavar="DURATION", help="server: time between join attempts (30s)")
+    flag("retry-max", type=int, metavar="N", help="server: join attempts, 0 for no limit")
+    flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
+    flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
     return parser
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    """Nomad's `-servers a,b` (empty items dropped)."""
+    if text is None:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,6 +125,12 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         (("ports", "rpc"), args.rpc_port),
         (("ports", "serf"), args.serf_port),
         (("gossip_profile",), args.gossip_profile),
+        (("server", "start_join"), args.join),
+        (("server", "retry_join"), args.retry_join),
+        (("server", "retry_interval"), args.retry_interval),
+        (("server", "retry_max"), args.retry_max),
+        (("server", "rejoin_after_leave"), args.rejoin),
+        (("client", "servers"), _split_list(args.servers)),
     ]
     out: dict[str, Any] = {}
     for path, value in pairs:
@@ -213,7 +234,7 @@ async def run_agent(settings: Settings) -> int:
         raise CliError(str(exc)) from None
     try:
         agent = await start_agent(settings, http_port=http_sock.getsockname()[1])
-    except (ListenError, AclStateError) as exc:
+    except (ListenError, DataDirError, AgentError) as exc:
         http_sock.close()
         raise CliError(str(exc)) from None
     listeners = agent.listeners
@@ -265,8 +286,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if not argv or argv[0] in ("-h", "--help", "help"):
-            build_parser().print_help(sys.stdout if argv else sys.stderr)
+            stream = sys.stdout if argv else sys.stderr
+            build_parser().print_help(stream)
+            print(
+                f"\n{PROG} cluster [-data-dir DIR] [-log-dir DIR]: docker-compose.yml's"
+                " 3 servers and 2 clients as processes on 127.0.0.11-15",
+                file=stream,
+            )
             return 0 if argv else 1
+        if argv[0] == "cluster":
+            from agent.cluster import main as cluster_main  # spawns agents; no asyncio here
+
+            return cluster_main(argv[1:])
         if argv[0] != "agent":
             raise CliError(f"unknown command {argv[0]!r}; try: {PROG} agent -dev")
         settings = load_settings(argv[1:])

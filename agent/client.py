@@ -1,20 +1,15 @@
-"""The client half of an agent: its server list, node identity and heartbeat bookkeeping.
+"""The client half of an agent, as the HTTP API sees it.
 
-A Nomad client is not in the gossip pool; it talks RPC to servers. This round has no RPC
-transport, so the client keeps what the agent endpoints show: the server list (replace
-semantics, Nomad 0.7 rules: resolve each entry, drop the ones that fail, 400 if none is left),
-a node ID, and the heartbeat figures of `stats.client`.
-
-Heartbeats are modelled only where they are real without RPC: a dev agent's client registers
-with its own in-process server at start, which grants a TTL the way Nomad's server does
-(10 s plus a random stagger up to 10 s for a small cluster), and heartbeats once per TTL.
-A client without a local server has never heartbeated: TTL `0s` and Go's saturated duration.
+A Nomad client is not in the gossip pool; it talks RPC to servers. The protocol work
+(register, heartbeat on the granted TTL, fail over, learn servers) is the sans-IO
+`agent.rpc.client_rpc.ClientRpc`; this adds the API's semantics on top: server list
+replacement with Nomad 0.7's rules (resolve each entry, drop the ones that fail, 400 if none
+is left), health, stats, and `/v1/agent/members` forwarded to a server.
 """
 
 from __future__ import annotations
 
-import random
-import uuid
+import asyncio
 from collections.abc import Sequence
 
 from agent.addresses import (
@@ -24,15 +19,14 @@ from agent.addresses import (
     join_host_port,
     split_host_port,
 )
-from agent.errors import BadRequestError
-from agent.protocol import HealthCheck
+from agent.errors import AgentError, BadRequestError
+from agent.protocol import HealthCheck, MemberInfo, MembersView
+from agent.rpc.client_rpc import ClientRpc, MembersAnswered
+from agent.rpc.driver import RpcRuntime
 from agent.runtime.driver import ResolveError, Resolver
 from gossip.events import format_multierror
-from raft_stub.stats import MAX_DURATION_NS, format_go_duration, seconds_to_go_duration
 
 RESOLVE_TIMEOUT = 4.0
-MIN_HEARTBEAT_TTL = 10.0
-"""Nomad's server grants max(10 s, nodes / 50 per s) plus a stagger up to the same amount."""
 
 
 def _prefer_ipv4(ips: Sequence[str]) -> str:
@@ -63,28 +57,20 @@ async def resolve_servers(
 
 
 class ClientRole:
-    """The client's state; the Agent owns it."""
+    """The client half: a `ClientRpc` core plus the API's server-list semantics."""
 
-    def __init__(
-        self,
-        *,
-        rng: random.Random,
-        now: float,
-        servers: Sequence[str] = (),
-        local_server: str | None = None,
-    ) -> None:
-        self.node_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        self._servers = sorted(set(servers))
-        self._registered_at: float | None = None
-        self._ttl = 0.0
-        if local_server is not None:
-            self._servers = [local_server]
-            self._registered_at = now
-            self._ttl = MIN_HEARTBEAT_TTL + rng.random() * MIN_HEARTBEAT_TTL
+    def __init__(self, rpc: ClientRpc, runtime: RpcRuntime) -> None:
+        self.rpc = rpc
+        self.runtime = runtime
+        self._waiting: dict[int, asyncio.Future[MembersAnswered]] = {}
+
+    @property
+    def node_id(self) -> str:
+        return self.rpc.node_id
 
     def servers(self) -> list[str]:
         """Known servers, sorted as strings (Nomad 0.7+)."""
-        return list(self._servers)
+        return self.rpc.servers()
 
     async def set_servers(self, addresses: Sequence[str], resolver: Resolver) -> None:
         """Replace the server list with the addresses that resolve.
@@ -99,24 +85,46 @@ class ClientRole:
 
     def replace_servers(self, resolved: Sequence[str]) -> None:
         """Take an already resolved (`ip:port`) list as the new server list."""
-        self._servers = sorted(set(resolved))
+        self.rpc.replace_servers(self.runtime.now(), resolved)
+        self.runtime.flush()
 
     def health(self) -> HealthCheck:
-        if not self._servers:
+        """Nomad checks only that some server is known (reference 2.7), not heartbeats."""
+        if not self.rpc.servers():
             return HealthCheck(False, "no known servers")
         return HealthCheck(True, "ok")
 
-    def stats(self, now: float) -> dict[str, str]:
-        if self._registered_at is None:
-            ttl = "0s"
-            since = format_go_duration(MAX_DURATION_NS)
-        else:
-            ttl = seconds_to_go_duration(self._ttl)
-            since = seconds_to_go_duration((now - self._registered_at) % self._ttl)
-        return {
-            "node_id": self.node_id,
-            "known_servers": ",".join(self._servers),
-            "num_allocations": "0",
-            "last_heartbeat": since,
-            "heartbeat_ttl": ttl,
-        }
+    def stats(self) -> dict[str, str]:
+        return self.rpc.stats(self.runtime.now())
+
+    async def members(self) -> MembersView:
+        """Status.Members forwarded to a server (nomad#1382).
+
+        Raises:
+            AgentError: no server is known (`no servers`), or the server did not answer.
+        """
+        loop = asyncio.get_running_loop()
+        token = self.rpc.request_members(self.runtime.now())
+        if token is None:
+            raise AgentError("no servers")
+        future: asyncio.Future[MembersAnswered] = loop.create_future()
+        self._waiting[token] = future
+        self.runtime.flush()
+        await self.runtime.wait([future], self.rpc.request_timeout + 1.0)
+        self._waiting.pop(token, None)
+        if not future.done():
+            raise AgentError("rpc error: timed out waiting for a server")
+        answer = future.result()
+        reply = answer.reply
+        if reply is None or reply.error:
+            raise AgentError(answer.error or (reply.error if reply else "rpc error"))
+        try:
+            members = [MemberInfo.from_row(row) for row in reply.members]
+        except (TypeError, ValueError) as exc:
+            raise AgentError(f"rpc error: bad members reply: {exc}") from None
+        return MembersView(reply.server_name, reply.region, reply.datacenter, members)
+
+    def on_event(self, event: MembersAnswered) -> None:
+        future = self._waiting.pop(event.token, None)
+        if future is not None and not future.done():
+            future.set_result(event)

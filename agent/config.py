@@ -17,10 +17,19 @@ import ipaddress
 import socket
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.addresses import AddressError, split_host_port
+from agent.durations import parse_go_duration
 from gossip.config import SerfConfig
 from raft_stub.config import RaftConfig
 
@@ -87,6 +96,36 @@ class Advertise(_Block):
         return value
 
 
+def _duration_seconds(value: object) -> float:
+    """Nomad durations in config: a Go duration string (`30s`) or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as "30s"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = parse_go_duration(value.strip()) / 1e9
+    else:
+        raise ValueError('expected a duration such as "30s"')
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(_duration_seconds)]
+
+
+class ServerJoin(BaseModel):
+    """Nomad's `server_join` block (0.8.4+; the same keys also sit directly in `server`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start_join: tuple[str, ...] = ()
+    retry_join: tuple[str, ...] = ()
+    retry_interval: Duration = 30.0
+    retry_max: int = Field(default=0, ge=0)
+    """Join attempts before giving up; 0 retries forever."""
+
+
 class ServerSettings(BaseModel):
     """Nomad's `server` block; keys we do not model yet are accepted and ignored."""
 
@@ -94,6 +133,27 @@ class ServerSettings(BaseModel):
 
     enabled: bool = False
     bootstrap_expect: int = Field(default=0, ge=0)
+    start_join: tuple[str, ...] = ()
+    """Serf addresses to join at start; the agent fails to start if none answers."""
+    retry_join: tuple[str, ...] = ()
+    """Serf addresses to join at start, retried every `retry_interval` until one answers."""
+    retry_interval: Duration = 30.0
+    retry_max: int = Field(default=0, ge=0)
+    rejoin_after_leave: bool = False
+    """Rejoin the snapshot's peers even after a graceful leave (serf RejoinAfterLeave)."""
+    server_join: ServerJoin | None = None
+
+    @model_validator(mode="after")
+    def _merge_server_join(self) -> ServerSettings:
+        """Nomad merges `server_join` into the legacy keys; setting both is an error there."""
+        join = self.server_join
+        if join is None:
+            return self
+        legacy = self.start_join or self.retry_join
+        if legacy and (join.start_join or join.retry_join):
+            raise ValueError("server_join and the server block's join keys are both set")
+        fields = join.model_dump(exclude_unset=True)
+        return self.model_copy(update={**fields, "server_join": None})
 
 
 class ClientSettings(BaseModel):

@@ -12,6 +12,7 @@ from agent.agent import Agent
 from agent.clock import SystemClock
 from agent.config import Settings
 from agent.nomad_config import WILDCARDS, listeners_for
+from agent.rpc.aio import AioRpcRuntime
 from agent.runtime.aio import AioResolver, AioRuntime
 
 
@@ -55,6 +56,13 @@ async def start_agent(
     Raises:
         ListenError: the Serf address is taken or not local.
     """
+    rpc_host = settings.bind_host("rpc")
+    try:
+        rpc_runtime = await AioRpcRuntime.open(rpc_host, settings.ports.rpc)
+    except OSError as exc:
+        raise ListenError(
+            f"rpc: cannot listen on {rpc_host}:{settings.ports.rpc}: {exc.strerror}"
+        ) from None
     runtime = None
     serf_port = settings.ports.serf
     if settings.server.enabled:
@@ -62,21 +70,38 @@ async def start_agent(
         try:
             runtime = await AioRuntime.open(host, serf_port)
         except OSError as exc:
+            await rpc_runtime.close()
             raise ListenError(
                 f"serf: cannot listen on {host}:{serf_port}: {exc.strerror}"
             ) from None
         serf_port = runtime.addr.port
     fallback = default_ip() if settings.bind_addr in WILDCARDS else settings.bind_addr
     listeners = listeners_for(
-        settings, http_port=http_port, serf_port=serf_port, fallback_ip=fallback
-    )
-    agent = Agent(
         settings,
-        listeners=listeners,
-        runtime=runtime,
-        resolver=AioResolver(),
-        clock=SystemClock(),
-        rng=rng or random.Random(),
+        http_port=http_port,
+        serf_port=serf_port,
+        rpc_port=rpc_runtime.port,
+        fallback_ip=fallback,
     )
-    await agent.start()
+    rpc_runtime.set_advertise(listeners.rpc.advertise)
+    try:
+        agent = Agent(
+            settings,
+            listeners=listeners,
+            runtime=runtime,
+            rpc_runtime=rpc_runtime,
+            resolver=AioResolver(),
+            clock=SystemClock(),
+            rng=rng or random.Random(),
+        )
+    except BaseException:
+        await rpc_runtime.close()
+        if runtime is not None:
+            await runtime.close()
+        raise
+    try:
+        await agent.start()
+    except BaseException:
+        await agent.shutdown()
+        raise
     return agent

@@ -40,6 +40,21 @@ class MemberInfo:
     delegate_max: int
     delegate_cur: int
 
+    def to_row(self) -> list[Any]:
+        """The fields in order, for `Status.Members` replies on the RPC port."""
+        return [getattr(self, name) for name in self.__slots__]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> MemberInfo:
+        """Inverse of `to_row`.
+
+        Raises:
+            ValueError: the row does not have the shape of a member.
+        """
+        if len(row) != len(cls.__slots__):
+            raise ValueError("a member row has 11 fields")
+        return cls(*row)
+
 
 ZERO_MEMBER = MemberInfo("", None, 0, None, "none", 0, 0, 0, 0, 0, 0)
 """What a client-only agent reports as its own member (hashicorp/nomad#11661)."""

@@ -18,15 +18,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Coroutine, Hashable, Sequence
+from typing import Any
 
-from agent.addresses import AddressError, ip_literal, split_host_port, strip_node_name
+from agent.addresses import (
+    AddressError,
+    ip_literal,
+    join_host_port,
+    split_host_port,
+    strip_node_name,
+)
 from agent.clock import Clock
 from agent.config import Settings
+from agent.data_dir import DataDir
 from agent.errors import AgentError
 from agent.nomad_config import Listeners
 from agent.protocol import HealthCheck, JoinResult, MemberInfo
+from agent.rpc.driver import RpcRuntime
+from agent.rpc.server_rpc import ServerPeer, ServerRpc
 from agent.runtime.driver import ResolveError, Resolver, Runtime
+from agent.snapshot import SnapshotKeeper, rejoin_targets
 from agent.version import build_tag
 from gossip.events import (
     ForceLeaveCompleted,
@@ -38,7 +49,8 @@ from gossip.events import (
 )
 from gossip.serf import SerfCore, SerfState
 from gossip.types import Address, Member, MemberStatus, Versions
-from raft_stub import RaftStub
+from raft_stub import LeaderChanged, PersistentState, RaftStub
+from raft_stub.codec import DecodeError as RaftDecodeError
 
 log = logging.getLogger("gossip_agent.server")
 
@@ -49,6 +61,44 @@ COMMAND_SLACK = 1.0
 API_VERSIONS = Versions(1, 5, 2, 2, 4, 4)
 """What the API reports for members speaking our wire versions: Nomad 0.5.5's numbers."""
 SERF_CANT_JOIN = "Serf can't Join after Leave or Shutdown"
+
+
+def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
+    """raft's term, vote and log from the data dir, if a previous run left them.
+
+    Raises:
+        DataDirError: the file is there but does not decode.
+    """
+    raw = data_dir.read_raft_state() if data_dir is not None else None
+    if raw is None or data_dir is None:
+        return None
+    try:
+        return PersistentState.from_bytes(raw)
+    except RaftDecodeError as exc:
+        raise data_dir.error(f"corrupt server/raft.bin: {exc}") from None
+
+
+def server_peer(member: Member) -> ServerPeer | None:
+    """A serf member as a Nomad server, or None when its tags do not make it one.
+
+    Like Nomad 0.5.x's isNomadServer: `role=nomad` and integer `port` and `expect` tags.
+    """
+    tags = member.tags
+    if tags.get("role") != "nomad":
+        return None
+    try:
+        port = int(tags.get("port", ""))
+        expect = int(tags.get("expect", "0"))
+    except ValueError:
+        return None
+    return ServerPeer(
+        name=member.name,
+        rpc_addr=join_host_port(member.addr, port),
+        status=member.status.value,
+        region=tags.get("region", ""),
+        expect=expect,
+        bootstrap="bootstrap" in tags,
+    )
 
 
 def server_tags(settings: Settings, rpc_port: int) -> dict[str, str]:
@@ -82,14 +132,19 @@ class ServerRole:
         clock: Clock,
         rng: random.Random,
         listeners: Listeners,
+        rpc_runtime: RpcRuntime,
+        data_dir: DataDir | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime
+        self.rpc_runtime = rpc_runtime
         self.resolver = resolver
         self.clock = clock
         self.config = settings.to_gossip_config()
         self.serf_port = listeners.serf.port
         """Port a join address without one gets: our Serf bind port, as memberlist does."""
+        self.data_dir = data_dir
+        snapshot = data_dir.load_serf_snapshot() if data_dir is not None else None
         self.serf = SerfCore(
             self.config,
             name=f"{settings.node_name}.{settings.region}",
@@ -97,24 +152,99 @@ class ServerRole:
             tags=server_tags(settings, listeners.rpc.advertise_port),
             rng=random.Random(rng.getrandbits(64)),
             now=runtime.now(),
+            restored_clocks=snapshot.clocks if snapshot is not None else None,
+            restored_incarnation=snapshot.incarnation if snapshot is not None else 0,
         )
+        raft_config = settings.to_raft_config(listeners.rpc.advertise)
         self.raft = RaftStub(
-            settings.to_raft_config(listeners.rpc.advertise),
+            raft_config,
             rng=random.Random(rng.getrandbits(64)),
-            now=clock.monotonic(),
+            now=rpc_runtime.now(),
+            restored=_restore_raft(data_dir),
+        )
+        rejoin = settings.server.rejoin_after_leave
+        rejoin_rng = random.Random(rng.getrandbits(64))
+        self._rejoin: list[str] = []
+        self._keeper: SnapshotKeeper | None = None
+        if data_dir is not None:
+            self._keeper = SnapshotKeeper(
+                data_dir.save_serf_snapshot, restored=snapshot, rejoin_after_leave=rejoin
+            )
+            if snapshot is not None:
+                self._rejoin = rejoin_targets(snapshot, rejoin, rng=rejoin_rng)
+        self.rpc = ServerRpc(
+            self.raft,
+            addr=listeners.rpc.advertise,
+            region=settings.region,
+            bootstrap_expect=raft_config.bootstrap_expect,
+            rng=random.Random(rng.getrandbits(64)),
+            members=self._member_rows,
         )
         self._pending: dict[int, asyncio.Future[GossipEvent]] = {}
         self._regions: tuple[Hashable, list[str]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._raft_file = data_dir.write_raft_state if data_dir is not None else None
+        self._raft_saved = self.raft.state_version
 
     def start(self) -> None:
+        """Start gossiping (the RPC port is attached by the Agent) and begin any joins."""
         self.runtime.attach(self.serf, self._on_event)
-        while (event := self.raft.next_event()) is not None:
-            log.info("raft: leader is now %s (term %d)", event.leader or "none", event.term)
+        self.observe_servers()
+        if self._rejoin:
+            self._spawn(self._rejoin_previous(self._rejoin))
+        join = self.settings.server
+        if join.retry_join:
+            self._spawn(self._retry_join(join.retry_join, join.retry_interval, join.retry_max))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start_join(self) -> None:
+        """Nomad's `start_join`: the agent does not start unless some address joins.
+
+        Raises:
+            AgentError: `Failed to join: <error>` when none did.
+        """
+        addresses = self.settings.server.start_join
+        if not addresses:
+            return
+        result = await self.join(addresses)
+        if result.num_joined == 0 and result.error:
+            raise AgentError(f"Failed to join {', '.join(addresses)}: {result.error}")
+        log.info("agent: joined %d server(s) at start", result.num_joined)
+
+    async def _rejoin_previous(self, addresses: Sequence[str]) -> None:
+        """serf's handleRejoin: a restarted server finds its cluster again without -join."""
+        log.info("serf: attempting re-join to previously known nodes: %s", ", ".join(addresses))
+        result = await self.join(addresses)
+        if result.num_joined:
+            log.info("serf: re-joined to previously known node(s): %d", result.num_joined)
+        else:
+            log.warning("serf: failed to re-join any previously known node: %s", result.error)
+
+    async def _retry_join(self, addresses: Sequence[str], interval: float, attempts: int) -> None:
+        """Nomad's retry_join: every `interval` until a join succeeds (`attempts` 0: forever)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            result = await self.join(addresses)
+            if result.num_joined:
+                log.info("agent: retry join completed: joined %d server(s)", result.num_joined)
+                return
+            log.warning("agent: join failed: %s, retrying in %s", result.error, interval)
+            if attempts and attempt >= attempts:
+                log.error("agent: max join retry exhausted")
+                return
+            await asyncio.sleep(interval)
 
     def _on_event(self, event: GossipEvent) -> None:
         if isinstance(event, MemberEvent):
             member = event.member
             log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
+            self.observe_servers()
+            self._save_snapshot()
             return
         future = self._pending.pop(event.token, None)
         if future is not None and not future.done():
@@ -126,6 +256,41 @@ class ServerRole:
         return future
 
     # ---- reads ----------------------------------------------------------------------------
+
+    def persist(self) -> None:
+        """Save raft's term, vote and log before any frame leaves (the RPC flush calls this).
+
+        Without a data dir a server keeps raft state in memory only, as `-dev` does. The
+        serf snapshot rides along (see `_save_snapshot`).
+        """
+        self._save_snapshot()
+        if self._raft_file is None:
+            return
+        version = self.raft.state_version
+        if version != self._raft_saved:
+            self._raft_file(self.raft.persistent_state().to_bytes())
+            self._raft_saved = version
+
+    def _save_snapshot(self) -> None:
+        """Offer the serf snapshot to its keeper, which writes only changes, at most every
+        0.5 s. Called on member events and on every RPC flush (raft heartbeats make those
+        frequent), so no timer of its own is needed."""
+        if self._keeper is not None and self.serf.state is SerfState.ALIVE:
+            self._keeper.maybe_save(self.runtime.now(), self.serf)
+
+    def observe_servers(self) -> None:
+        """Tell the RPC core what serf now shows of Nomad servers (bootstrap, reconcile)."""
+        peers = [p for m in self.serf.members() if (p := server_peer(m)) is not None]
+        self.rpc.observe_servers(self.rpc_runtime.now(), peers)
+        self.rpc_runtime.flush()
+
+    def on_rpc_event(self, event: LeaderChanged) -> None:
+        log.info("raft: leader is now %s (term %d)", event.leader or "none", event.term)
+
+    def _member_rows(self) -> tuple[str, str, str, list[list[Any]]]:
+        s = self.settings
+        rows = [m.to_row() for m in self.members()]
+        return s.node_name, s.region, s.datacenter, rows
 
     def member_info(self, member: Member) -> MemberInfo:
         v = API_VERSIONS if member.versions == self.config.versions else member.versions
@@ -177,7 +342,7 @@ class ServerRole:
                 "bootstrap": "true" if self.settings.server.bootstrap_expect == 1 else "false",
                 "known_regions": str(len(self.known_regions())),
             },
-            "raft": self.raft.stats(self.clock.monotonic()),
+            "raft": self.raft.stats(self.rpc_runtime.now()),
             "serf": self.serf.stats(),
         }
 
@@ -255,6 +420,8 @@ class ServerRole:
     async def leave(self) -> str | None:
         """Graceful leave; serf's error text, or None once the leave has propagated."""
         token = self.serf.leave(self.runtime.now())
+        if self._keeper is not None:
+            self._keeper.on_leave(self.runtime.now(), self.serf)
         future = self._expect(token)
         self.runtime.flush()
         timeout = 2 * self.config.broadcast_timeout + self.config.leave_propagate_delay
@@ -266,9 +433,13 @@ class ServerRole:
         return result.error
 
     async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self.serf.state is not SerfState.SHUTDOWN:
+            if self._keeper is not None:
+                self._keeper.on_shutdown(self.runtime.now(), self.serf)
             self.serf.shutdown(self.runtime.now())
-            self.raft.shutdown(self.clock.monotonic())
+            self.raft.shutdown(self.rpc_runtime.now())
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()

@@ -21,11 +21,15 @@ from agent.agent import Agent
 from agent.clock import VirtualClock
 from agent.config import Settings, deep_merge
 from agent.nomad_config import listeners_for
+from agent.rpc.sim import SimRpcRuntime
 from agent.runtime.driver import StaticResolver
 from agent.runtime.simulated import SimRuntime
 from agent.sim.network import NetworkConditions, SimNetwork
 from agent.sim.scheduler import Scheduler
 from gossip.types import Address
+
+BOOTSTRAP_TIMEOUT = 10.0
+"""Virtual seconds `add` waits for a bootstrapping server to lead (and its client to register)."""
 
 
 class SimAgents:
@@ -48,6 +52,7 @@ class SimAgents:
         self.clock = VirtualClock(lambda: self.scheduler.now)
         self.agents: dict[str, Agent] = {}
         self.runtimes: dict[str, SimRuntime] = {}
+        self.rpc_runtimes: dict[str, SimRpcRuntime] = {}
 
     def settings(self, name: str, *, dev: bool = False, **values: Any) -> Settings:
         """Settings for the next agent: its own 127.1.0.x, local gossip timings by default."""
@@ -63,7 +68,15 @@ class SimAgents:
         """Create and start an agent (server with bootstrap_expect 1 unless told otherwise)."""
         if name in self.agents:
             raise ValueError(f"agent {name!r} exists")
-        settings = self.settings(name, dev=dev, **values)
+        return await self._start(name, self.settings(name, dev=dev, **values))
+
+    async def restart(self, name: str) -> Agent:
+        """A fresh process with the same settings (same addresses and data dir) after a crash."""
+        old = self.agents.pop(name)
+        self.crash(name)
+        return await self._start(name, old.settings)
+
+    async def _start(self, name: str, settings: Settings) -> Agent:
         listeners = listeners_for(
             settings,
             http_port=settings.ports.http,
@@ -75,16 +88,31 @@ class SimAgents:
             serf = listeners.serf
             runtime = SimRuntime(self.scheduler, self.network, Address(serf.bind_host, serf.port))
             self.runtimes[name] = runtime
+        rpc = listeners.rpc
+        rpc_runtime = SimRpcRuntime(
+            self.scheduler, self.network, Address(rpc.advertise_host, rpc.advertise_port)
+        )
+        self.rpc_runtimes[name] = rpc_runtime
         agent = Agent(
             settings,
             listeners=listeners,
             runtime=runtime,
+            rpc_runtime=rpc_runtime,
             resolver=self.resolver,
             clock=self.clock,
             rng=random.Random(self._master.getrandbits(64)),
         )
         await agent.start()
         self.agents[name] = agent
+        if settings.bootstraps and agent.server is not None:
+            # A lone server elects itself after one follower timeout (1-2 s of raft time),
+            # and a dev agent's client then registers with it; tests start from an agent
+            # that is up, as a user would after startup.
+            server, client = agent.server, agent.client
+            self.run_until(
+                lambda: server.raft.is_leader and (client is None or client.rpc.registered),
+                BOOTSTRAP_TIMEOUT,
+            )
         return agent
 
     def serf_addr(self, name: str) -> Address:
@@ -103,5 +131,7 @@ class SimAgents:
         return self.scheduler.run_while(lambda: not predicate(), self.scheduler.now + timeout)
 
     def crash(self, name: str) -> None:
-        """Kill an agent's gossip process without a leave: peers will see it fail."""
-        self.runtimes[name].crash()
+        """Kill an agent without a leave: its gossip and RPC ports go silent at once."""
+        if name in self.runtimes:
+            self.runtimes[name].crash()
+        self.rpc_runtimes[name].crash()

@@ -72,13 +72,26 @@ async def test_m5_client_without_servers_is_500_no_servers(world: SimAgents, api
         assert_plain_error(await client.get("/v1/agent/members"), 500, "no servers")
 
 
-@pytest.mark.xfail(strict=True, reason="client -> server RPC forwarding comes with issue 4")
 async def test_m4_client_with_servers_describes_the_servers_pool(world: SimAgents, api) -> None:
-    await world.add("s")
+    server = await world.add("s")
     agent = await world.add("c", client={"enabled": True, "servers": ["127.1.0.1"]})
+    async with api(server) as client:
+        direct = (await client.get("/v1/agent/members")).json()
     async with api(agent) as client:
         response = await client.get("/v1/agent/members")
     assert response.status_code == 200
+    assert response.json() == direct  # forwarded to the server (Status.Members), nomad#1382
+    assert direct["ServerName"] == "s" and [m["Name"] for m in direct["Members"]] == ["s.global"]
+
+
+async def test_m4_client_whose_server_is_gone_answers_500(world: SimAgents, api) -> None:
+    await world.add("s")
+    agent = await world.add("c", client={"enabled": True, "servers": ["127.1.0.1"]})
+    world.crash("s")
+    async with api(agent) as client:
+        response = await client.get("/v1/agent/members")
+    assert response.status_code == 500
+    assert "RPC failed to server 127.1.0.1:4647" in response.text
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 from api_helpers import assert_plain_error
 
+from agent import nomad_config
 from agent.durations import parse_go_duration
 from agent.sim_agents import SimAgents
 
@@ -102,7 +104,8 @@ async def test_f5_single_leader(world: SimAgents, api) -> None:
         "bootstrap": "true",
         "known_regions": "1",
     }
-    assert (raft["state"], raft["term"], raft["num_peers"]) == ("Leader", "1", "0")
+    # Bootstrap writes the configuration at term 1; the first election makes term 2.
+    assert (raft["state"], raft["term"], raft["num_peers"]) == ("Leader", "2", "0")
     assert raft["last_contact"] in ("0", "never")
     assert raft["latest_configuration"] == (
         "[{Suffrage:Voter ID:127.1.0.1:4647 Address:127.1.0.1:4647}]"
@@ -159,3 +162,23 @@ async def test_f8_post_is_405(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         assert_plain_error(await client.post("/v1/agent/self"), 405, "Invalid method")
+
+
+async def test_runtime_goroutines_are_asyncio_tasks_read_at_most_once_a_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counting tasks walks them all, so a reading is reused for RUNTIME_SAMPLE_SECONDS."""
+    monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 0.0)
+    before = int(nomad_config.runtime_stats()["goroutines"])
+    sleepers = [asyncio.create_task(asyncio.sleep(60)) for _ in range(3)]
+    try:
+        assert int(nomad_config.runtime_stats()["goroutines"]) == before + 3
+        monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 1e9)
+        held = nomad_config.runtime_stats()
+        sleepers.append(asyncio.create_task(asyncio.sleep(60)))
+        assert nomad_config.runtime_stats() == held
+    finally:
+        for task in sleepers:
+            task.cancel()
+        await asyncio.gather(*sleepers, return_exceptions=True)
+    assert set(held) == RUNTIME_KEYS and int(held["max_procs"]) >= 1

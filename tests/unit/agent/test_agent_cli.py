@@ -77,6 +77,53 @@ def test_corrupt_acl_state_is_one_line_and_exit_1(
     assert err.startswith("gossip-agent: error: ACL state ") and "\n" not in err
 
 
+def test_join_flags_and_server_list() -> None:
+    joins = ["-join", "10.0.0.1", "-join", "10.0.0.2:4648", "-retry-join", "s3"]
+    s = load_settings(["-server", *joins, "-retry-interval", "2s", "-retry-max", "3", "-rejoin"])
+    assert s.server.start_join == ("10.0.0.1", "10.0.0.2:4648")
+    assert (s.server.retry_join, s.server.retry_interval, s.server.retry_max) == (("s3",), 2.0, 3)
+    assert s.server.rejoin_after_leave
+    c = load_settings(["-client", "-servers", "a:4647, b ,,c"])
+    assert c.client.servers == ("a:4647", "b", "c")
+
+
+def test_server_join_block_merges_into_the_server_block(tmp_path: Path) -> None:
+    path = tmp_path / "join.json"
+    block = {"retry_join": ["s1", "s2"], "retry_interval": "15s", "retry_max": 2}
+    path.write_text(json.dumps({"server": {"enabled": True, "server_join": block}}))
+    s = load_settings(["-config", str(path)])
+    assert (s.server.retry_join, s.server.retry_interval, s.server.retry_max) == (
+        ("s1", "s2"),
+        15.0,
+        2,
+    )
+    both = {"enabled": True, "retry_join": ["x"], "server_join": {"retry_join": ["y"]}}
+    path.write_text(json.dumps({"server": both}))
+    with pytest.raises(CliError, match="server_join and the server block's join keys"):
+        load_settings(["-config", str(path)])
+
+
+@pytest.mark.parametrize(
+    ("layout", "needle"),
+    [
+        ({"raft/raft.db": b"bolt"}, "not a gossip-agent data dir (found raft/raft.db)"),
+        ({"server/raft.bin": b"torn"}, "corrupt server/raft.bin"),
+        ({"server/serf.json": b"{"}, "corrupt server/serf.json"),
+    ],
+)
+def test_foreign_or_corrupt_data_dir_is_one_line_and_exit_1(
+    tmp_path: Path, layout: dict[str, bytes], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for rel, data in layout.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    argv = ["agent", "-server", "-data-dir", str(tmp_path), "-log-level", "ERR"]
+    assert main([*argv, "-bind", "127.0.0.24", "-http-port", "0", "-serf-port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"gossip-agent: error: data dir {tmp_path}: ") and needle in err
+    assert "\n" not in err
+
+
 def test_flags_beat_config_files(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text(
@@ -98,6 +145,9 @@ def test_flags_beat_config_files(tmp_path: Path) -> None:
         (["-server", "-gossip-profile", "fast"], "invalid gossip_profile"),
         ([], "Must specify either server, client or dev mode"),
         (["-server", "-config", "/nonexistent.json"], "config file /nonexistent.json: No such"),
+        (["-server", "-retry-interval", "soon"], "invalid server.retry_interval"),
+        (["-server", "-retry-interval=0s"], "invalid server.retry_interval: must be positive"),
+        (["-server", "-retry-max", "-1"], "invalid server.retry_max"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(

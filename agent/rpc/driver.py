@@ -1,0 +1,61 @@
+"""What the Agent needs from whatever drives its RPC core: the `RpcRuntime` protocol.
+
+The twin of `agent.runtime.driver.Runtime` for the RPC port. `flush_messages` fixes the drain
+order once for both drivers: first `before_send` (the server saves raft's term, vote and log
+there, since raft must not answer before its state is durable), then frames, then events,
+then the one timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from agent.rpc.endpoint import MessageCore, RpcEvent
+
+RpcEventCallback = Callable[[RpcEvent], None]
+BeforeSend = Callable[[], None]
+
+
+class MessageSink(Protocol):
+    def send(self, dst: str, data: bytes) -> None: ...
+
+    def deliver(self, event: RpcEvent) -> None: ...
+
+    def set_deadline(self, at: float | None) -> None: ...
+
+
+def flush_messages(core: MessageCore, sink: MessageSink, before_send: BeforeSend | None) -> None:
+    """Drain `core` into `sink` in the order the module docstring gives."""
+    out = core.messages_to_send()
+    if before_send is not None:
+        before_send()
+    for dst, data in out:
+        sink.send(dst, data)
+    while (event := core.next_event()) is not None:
+        sink.deliver(event)
+    sink.set_deadline(core.next_deadline())
+
+
+class RpcRuntime(Protocol):
+    @property
+    def addr(self) -> str:
+        """`ip:port` of the RPC listener (the real port if 0 was asked for)."""
+        ...
+
+    def now(self) -> float: ...
+
+    def attach(
+        self, core: MessageCore, on_event: RpcEventCallback, before_send: BeforeSend | None = None
+    ) -> None:
+        """Start feeding `core`; flushes once."""
+        ...
+
+    def flush(self) -> None:
+        """Drain the core after a command was issued on it."""
+        ...
+
+    async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,86 @@
+"""RpcEndpoint: one agent's RPC port, routing frames to its server core and/or client core.
+
+A dev agent runs both halves behind one port (its client registers with its own server
+through real frames); a server-only or client-only agent has one. This is the object the
+drivers (`aio`, `sim`) feed, through the `MessageCore` protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from agent.rpc.client_rpc import ClientRpc, MembersAnswered
+from agent.rpc.server_rpc import ServerRpc
+from agent.rpc.wire import CLIENT_BOUND, RpcDecodeError, decode_frame
+from raft_stub import LeaderChanged
+
+log = logging.getLogger("gossip_agent.rpc")
+
+RpcEvent = LeaderChanged | MembersAnswered
+
+
+class MessageCore(Protocol):
+    """What the RPC drivers feed and drain (the RPC port's twin of `runtime.base.Endpoint`)."""
+
+    def handle_message(self, now: float, data: bytes) -> None: ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+    def messages_to_send(self) -> Sequence[tuple[str, bytes]]: ...
+
+    def next_event(self) -> RpcEvent | None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+
+class RpcEndpoint:
+    """See the module docstring."""
+
+    def __init__(self, server: ServerRpc | None, client: ClientRpc | None) -> None:
+        self.server = server
+        self.client = client
+        self.malformed = 0
+
+    def handle_message(self, now: float, data: bytes) -> None:
+        try:
+            frame = decode_frame(data)
+        except RpcDecodeError as exc:
+            self.malformed += 1
+            log.debug("rpc: dropped a malformed frame: %s", exc)
+            return
+        target = self.client if frame.kind in CLIENT_BOUND else self.server
+        if target is None:
+            self.malformed += 1
+            return
+        target.handle_frame(now, frame)
+
+    def handle_timer(self, now: float) -> None:
+        if self.server is not None:
+            self.server.handle_timer(now)
+        if self.client is not None:
+            self.client.handle_timer(now)
+
+    def messages_to_send(self) -> list[tuple[str, bytes]]:
+        out: list[tuple[str, bytes]] = []
+        if self.server is not None:
+            out += self.server.messages_to_send()
+        if self.client is not None:
+            out += self.client.messages_to_send()
+        return out
+
+    def next_event(self) -> RpcEvent | None:
+        event: RpcEvent | None = None
+        if self.server is not None:
+            event = self.server.next_event()
+        if event is None and self.client is not None:
+            event = self.client.next_event()
+        return event
+
+    def next_deadline(self) -> float | None:
+        deadlines = [
+            core.next_deadline() for core in (self.server, self.client) if core is not None
+        ]
+        present = [d for d in deadlines if d is not None]
+        return min(present) if present else None
