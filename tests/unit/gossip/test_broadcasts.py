@@ -252,7 +252,8 @@ def test_lowered_limit_retires_items_already_past_it() -> None:
 @given(
     sizes=st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=40),
     overhead=st.integers(min_value=0, max_value=4),
-    limit=st.integers(min_value=125, max_value=400),
+    # The largest item (2-byte id + 120) plus the largest overhead (4) must fit: 126.
+    limit=st.integers(min_value=126, max_value=400),
     transmit_limit=st.integers(min_value=0, max_value=8),
 )
 def test_property_8_each_item_sent_exactly_max_limit_1_times(
