@@ -8,6 +8,7 @@ raft configuration, clients that heartbeat, fail over and forward `/v1/agent/mem
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -210,3 +211,52 @@ async def test_a_silent_client_is_marked_down_after_its_ttl(world: SimAgents) ->
     # TTL < 20 s plus 10 s of grace, then the leader commits `down` everywhere.
     assert world.run_until(lambda: everywhere("down"), 40.0)
     assert world.now - crashed_at >= 10.0
+
+
+def alive_names(agent: Agent) -> set[str]:
+    return {m.name for m in agent.server.members() if m.status == "alive"}  # type: ignore[union-attr]
+
+
+async def settle_tasks() -> None:
+    """Let the agents' background tasks (the snapshot rejoin) take their first steps."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_restarted_server_rejoins_from_its_snapshot(
+    world: SimAgents, tmp_path: Path
+) -> None:
+    await three_servers(world, tmp_path)
+    world.run(5.0)  # the snapshot keeper writes at most every 0.5 s
+    world.crash("s3")
+    world.run(1.0)
+    agent = await world.restart("s3")
+    await settle_tasks()
+    # No -join: the snapshot's members are joined at once, long before any reconnect.
+    assert world.run_until(lambda: alive_names(agent) == {f"{n}.global" for n in SERVERS}, 2.0)
+    assert world.run_until(lambda: settled(world, SERVERS), TIMEOUT)
+
+
+@pytest.mark.parametrize("rejoin_after_leave", [False, True])
+async def test_after_a_graceful_leave_rejoin_needs_rejoin_after_leave(
+    world: SimAgents, tmp_path: Path, rejoin_after_leave: bool
+) -> None:
+    for name in SERVERS:
+        await world.add(
+            name,
+            server={
+                "enabled": True,
+                "bootstrap_expect": 3,
+                "rejoin_after_leave": rejoin_after_leave,
+            },
+            data_dir=str(tmp_path / name),
+        )
+    for name in SERVERS[1:]:
+        await world.agents[name].join([str(world.serf_addr("s1"))])
+    assert world.run_until(lambda: settled(world, SERVERS), TIMEOUT)
+    await world.agents["s3"].leave()
+    agent = await world.restart("s3")
+    await settle_tasks()
+    world.run(2.0)
+    expected = {f"{n}.global" for n in SERVERS} if rejoin_after_leave else {"s3.global"}
+    assert alive_names(agent) == expected
