@@ -21,7 +21,7 @@ from agent.clock import Clock
 from agent.config import Settings
 from agent.data_dir import DataDir, new_node_id
 from agent.errors import RoleMismatchError
-from agent.nomad_config import Listeners, nomad_config, runtime_stats
+from agent.nomad_config import Listeners, RuntimeSampler, nomad_config
 from agent.protocol import (
     ZERO_MEMBER,
     Capability,
@@ -57,6 +57,9 @@ class Agent:
         self.settings = settings
         self.listeners = listeners
         self.rpc_runtime = rpc_runtime
+        self._runtime_stats = RuntimeSampler()
+        self._config_block = nomad_config(settings, listeners)
+        """Both inputs are frozen, so the `config` block of `/v1/agent/self` is built once."""
         self.resolver = resolver
         self.clock = clock
         self.server: ServerRole | None = None
@@ -194,8 +197,8 @@ class Agent:
             member = self.server.local_member()
         if self.client is not None:
             stats["client"] = self.client.stats()
-        stats["runtime"] = runtime_stats()
-        return SelfInfo(nomad_config(self.settings, self.listeners), member, stats)
+        stats["runtime"] = self._runtime_stats.stats()
+        return SelfInfo(self._config_block, member, stats)
 
     async def health(self, checks: Sequence[str] | None, region: str | None) -> HealthReport:
         """Nomad's HealthRequest: no `type` checks the halves this agent runs."""

@@ -182,6 +182,7 @@ class ServerRole:
         )
         self._pending: dict[int, asyncio.Future[GossipEvent]] = {}
         self._regions: tuple[Hashable, list[str]] | None = None
+        self._local: tuple[Hashable, MemberInfo] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._raft_file = data_dir.write_raft_state if data_dir is not None else None
         self._raft_saved = self.raft.state_version
@@ -312,7 +313,11 @@ class ServerRole:
         return [self.member_info(m) for m in self.serf.members()]
 
     def local_member(self) -> MemberInfo:
-        return self.member_info(self.serf.local_member())
+        """Our own record; rebuilt only when serf's member table changed (`/v1/agent/self`)."""
+        version = self.membership_version()
+        if self._local is None or self._local[0] != version:
+            self._local = (version, self.member_info(self.serf.local_member()))
+        return self._local[1]
 
     def membership_version(self) -> Hashable:
         """A value that changes whenever `members()` would answer differently."""

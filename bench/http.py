@@ -1,18 +1,23 @@
 """HTTP API throughput: the agent's members/self endpoints against a bare uvicorn app.
 
-    python bench/http.py [--requests 20000] [--connections 16] [--clients 2] [--members 1 1000]
+    python bench/http.py [--requests 20000] [--rounds 3] [--connections 16] [--clients 2]
+                         [--members 1 1000]
 
 For each member count, one process serves the real app (`create_app(agent)`) on one uvicorn
 worker; the agent is a simulated dev agent (`agent.sim_agents.SimAgents`) that joined
 `members - 1` other simulated agents through the real serf push-pull, so every record in
-`/v1/agent/members` is a real gossip member. A second process serves a bare ASGI app (no
-framework) on one uvicorn worker that returns the bytes the agent returned for the same path,
-with the same Content-Type. Both run in the same invocation, on loopback only, one after the
-other; `--clients` load processes keep `--connections` keep-alive connections busy in total,
-for `--requests` timed requests per case (after a warm-up of a tenth of that).
+`/v1/agent/members` is a real gossip member (that process also holds the other agents, which
+a real agent would not). A second process serves a bare ASGI app (no framework) on one
+uvicorn worker that returns the bytes the agent returned for the same path, with the same
+Content-Type. Both run in the same invocation, on loopback only; `--clients` load processes
+keep `--connections` keep-alive connections busy in total, for `--requests` timed requests per
+round (after a warm-up of a tenth of that). Agent and bare rounds alternate, `--rounds` of
+each (the first server of a pair swaps every round), so drift in the machine's load hits both.
 
-Reported per case: requests/s, p50 and p99 latency, and the agent / bare throughput ratio.
-The issue's goal is a ratio of at least 0.7 for the members endpoint.
+Reported per case: requests/s (median of the rounds), p50 and p99 latency (over every round's
+requests), the server process's CPU time per request (Linux; median of the rounds), and the
+agent / bare throughput ratio. The issue's goal: a ratio of at least 0.7 on every row (members
+and self, with 1 and with 1,000 members); the last line says whether it was met.
 """
 # ruff: noqa: E402
 
@@ -213,14 +218,54 @@ def load(
     return elapsed, latencies
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+GOAL = 0.7
+
+
+class Side:
+    """One server's results for one case: per-round req/s and CPU per request, all latencies."""
+
+    def __init__(self) -> None:
+        self.rps: list[float] = []
+        self.cpu_us: list[float] = []
+        self.latencies: list[float] = []
+
+    def run(self, server: Server, path: str, args: argparse.Namespace) -> None:
+        before = cpu_seconds(server.proc.pid)
+        elapsed, lat = load(server.port, path, args.requests, args.connections, args.clients)
+        after = cpu_seconds(server.proc.pid)
+        self.rps.append(len(lat) / elapsed)
+        self.latencies += lat
+        if before is not None and after is not None:
+            self.cpu_us.append((after - before) / len(lat) * 1e6)
+
+    def cells(self) -> str:
+        cpu = f"{statistics.median(self.cpu_us):.0f}" if self.cpu_us else "-"
+        return (
+            f"{statistics.median(self.rps):,.0f} | {statistics.median(self.latencies) * 1e3:.2f} "
+            f"| {percentile(self.latencies, 0.99) * 1e3:.2f} | {cpu}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=20_000, help="timed requests per case")
+    parser.add_argument("--requests", type=int, default=20_000, help="timed requests per round")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per server and case"
+    )
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument("--members", type=int, nargs="+", default=[1, 1000])
@@ -236,15 +281,18 @@ def main() -> None:
             bare = Server("_serve-bare", "--bodies", f.name)
             try:
                 for path in PATHS:
-                    result = {}
-                    for label, server in (("agent", agent), ("bare", bare)):
+                    servers = {"agent": agent, "bare": bare}
+                    for server in servers.values():
                         load(server.port, path, args.requests // 10, args.connections, args.clients)
-                        elapsed, lat = load(
-                            server.port, path, args.requests, args.connections, args.clients
-                        )
-                        result[label] = (len(lat) / elapsed, lat)
-                    rows.append((members, path, len(bodies[path]), result))
-                    ratio = result["agent"][0] / result["bare"][0]
+                    sides = {"agent": Side(), "bare": Side()}
+                    for round_ in range(args.rounds):
+                        order = ("agent", "bare") if round_ % 2 == 0 else ("bare", "agent")
+                        for label in order:
+                            sides[label].run(servers[label], path, args)
+                    ratio = statistics.median(sides["agent"].rps) / statistics.median(
+                        sides["bare"].rps
+                    )
+                    rows.append((members, path, len(bodies[path]), sides, ratio))
                     print(f"  done: {members} members {path}: ratio {ratio:.2f}", file=sys.stderr)
             finally:
                 bare.stop()
@@ -253,26 +301,24 @@ def main() -> None:
             agent.stop()
 
     print(
-        f"\n{args.requests} requests per case, {args.connections} keep-alive connections, "
-        f"{args.clients} client processes, one uvicorn worker, {HOST}, "
-        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n"
+        f"\n{args.requests} requests per round, {args.rounds} rounds per server, "
+        f"{args.connections} keep-alive connections, {args.clients} client processes, "
+        f"one uvicorn worker, {HOST}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n"
     )
-    header = (
+    print(
         "| members | path | body bytes | agent req/s | agent p50 ms | agent p99 ms "
-        "| bare req/s | bare p50 ms | bare p99 ms | agent/bare |"
+        "| agent CPU us/req | bare req/s | bare p50 ms | bare p99 ms | bare CPU us/req "
+        "| agent/bare |"
     )
-    print(header)
-    print("|---" * 10 + "|")
-    for members, path, size, result in rows:
-        a_rps, a_lat = result["agent"]
-        b_rps, b_lat = result["bare"]
+    print("|---" * 12 + "|")
+    for members, path, size, sides, ratio in rows:
         print(
-            f"| {members} | `{path}` | {size} | {a_rps:,.0f} "
-            f"| {statistics.median(a_lat) * 1e3:.2f} "
-            f"| {percentile(a_lat, 0.99) * 1e3:.2f} | {b_rps:,.0f} "
-            f"| {statistics.median(b_lat) * 1e3:.2f} | {percentile(b_lat, 0.99) * 1e3:.2f} "
-            f"| {a_rps / b_rps:.2f} |"
+            f"| {members} | `{path}` | {size} | {sides['agent'].cells()} "
+            f"| {sides['bare'].cells()} | {ratio:.2f} |"
         )
+    missed = [f"{m} members {p}" for m, p, _, _, ratio in rows if ratio < GOAL]
+    verdict = "met" if not missed else "not met: " + ", ".join(missed)
+    print(f"\ngoal (agent/bare >= {GOAL} on every row): {verdict}")
 
 
 if __name__ == "__main__":

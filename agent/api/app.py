@@ -2,6 +2,10 @@
 
 Routing is exact, as Go's ServeMux: no trailing-slash redirects, an unknown path is a 404
 with an empty body. `/docs` and `/openapi.json` describe the API.
+
+The app is an `AgentApp`: FastAPI with a pure-ASGI fast path (agent.api.fast) in front, which
+answers the successful GETs of `/v1/agent/members` and `/v1/agent/self` without FastAPI's
+per-request machinery and hands every other request to FastAPI.
 """
 
 from __future__ import annotations
@@ -12,10 +16,17 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api.errors import install_error_handlers
+from agent.api.fast import FastPath
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
+from agent.api.views import AgentViews
 from agent.protocol import AgentAPI
 from agent.version import NOMAD_VERSION
+
+
+def raw_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """`http_api_response_headers` as ASGI headers."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 class ResponseHeadersMiddleware:
@@ -23,9 +34,7 @@ class ResponseHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
         self.app = app
-        self.headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
-        ]
+        self.headers = raw_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.headers:
@@ -40,18 +49,37 @@ class ResponseHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(agent: AgentAPI) -> FastAPI:
-    """The HTTP API of `agent`; the caller owns the agent's lifecycle (not the app's lifespan)."""
-    app = FastAPI(
+class AgentApp(FastAPI):
+    """FastAPI, asking `fast_path` first for each HTTP request (None: FastAPI only)."""
+
+    fast_path: FastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_path
+        if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
+    """The HTTP API of `agent`; the caller owns the agent's lifecycle (not the app's lifespan).
+
+    `fast_path=False` leaves every request to FastAPI: the tests compare the two.
+    """
+    app = AgentApp(
         title="gossip-agent",
         summary="Nomad's agent HTTP API (0.7 semantics) over a Python serf/memberlist core",
         version=NOMAD_VERSION,
         redirect_slashes=False,
     )
     app.state.agent = agent
-    app.state.members_cache = {}  # pretty -> (membership version, body): routes/agent.py
+    views = AgentViews(agent)
+    app.state.views = views  # members/self bodies, shared with the fast path
     app.include_router(agent_routes.build_router())
     app.include_router(acl_routes.build_router())
     install_error_handlers(app)
-    app.add_middleware(ResponseHeadersMiddleware, headers=dict(agent.response_headers))
+    headers = dict(agent.response_headers)
+    app.add_middleware(ResponseHeadersMiddleware, headers=headers)
+    if fast_path:
+        app.fast_path = FastPath(views, raw_headers(headers))
     return app

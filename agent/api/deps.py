@@ -6,9 +6,11 @@ agent must only be touched from the event loop (STYLE B7).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.datastructures import QueryParams
 
 from agent.durations import parse_go_duration
 from agent.errors import BadRequestError, RoleMismatchError
@@ -23,22 +25,36 @@ async def get_agent(request: Request) -> AgentAPI:
 
 
 def token_of(request: Request) -> str | None:
-    """The caller's ACL token, surrounding spaces trimmed; None if absent.
+    """The caller's ACL token, surrounding spaces trimmed; None if absent (see `token_in`)."""
+    return token_in(request.scope["headers"])
+
+
+def token_in(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The ACL token among raw ASGI headers, as `token_of` reads it from a request.
 
     `X-Nomad-Token` first; else `Authorization: Bearer <token>` (scheme case-insensitive),
-    as Nomad 1.4+ reads it (reference 1.7). Other schemes are ignored. Read from the request
-    directly rather than through FastAPI `Header` parameters, which cost more than the rest of
-    a cached `/v1/agent/members` answer (bench/http.py); `TOKEN_HEADERS` documents them.
+    as Nomad 1.4+ reads it (reference 1.7). Other schemes are ignored. The first header of each
+    name counts, as with Starlette's `request.headers.get`. Raw headers rather than FastAPI
+    `Header` parameters: those cost more than the rest of a cached `/v1/agent/members` answer
+    (bench/http.py), and the ASGI fast path (agent.api.fast) has no Request to read.
+    `TOKEN_HEADERS` documents them.
     """
-    headers = request.headers
-    x_nomad_token = headers.get("x-nomad-token")
-    if x_nomad_token is not None and x_nomad_token.strip():
-        return x_nomad_token.strip()
-    authorization = headers.get("authorization")
+    x_nomad_token: bytes | None = None
+    authorization: bytes | None = None
+    for key, value in headers:
+        if key == b"x-nomad-token":
+            if x_nomad_token is None:
+                x_nomad_token = value
+        elif key == b"authorization" and authorization is None:
+            authorization = value
+    if x_nomad_token is not None:
+        token = x_nomad_token.decode("latin-1").strip()
+        if token:
+            return token
     if authorization is not None:
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
+        scheme, _, rest = authorization.decode("latin-1").strip().partition(" ")
+        if scheme.lower() == "bearer" and rest.strip():
+            return rest.strip()
     return None
 
 
@@ -84,26 +100,35 @@ def require_client(agent: AgentAPI) -> None:
 
 def first(request: Request, name: str) -> str | None:
     """Go's `Query().Get(name)`: the first value, or None when the key is absent."""
-    values = request.query_params.getlist(name)
+    return first_value(request.query_params, name)
+
+
+def first_value(params: QueryParams, name: str) -> str | None:
+    values = params.getlist(name)
     return values[0] if values else None
 
 
 def parse_query_options(request: Request) -> str | None:
+    """Nomad's shared query parser (0.7) on the request's query (see `query_options`)."""
+    return query_options(request.query_params)
+
+
+def query_options(params: QueryParams) -> str | None:
     """Nomad's shared query parser (0.7): validate `wait` and `index`; return `region`.
 
     Raises:
         BadRequestError: `Invalid wait time` / `Invalid index`.
     """
-    wait = first(request, "wait")
+    wait = first_value(params, "wait")
     if wait:
         try:
             parse_go_duration(wait)
         except ValueError:
             raise BadRequestError("Invalid wait time") from None
-    index = first(request, "index")
+    index = first_value(params, "index")
     if index and (not (index.isascii() and index.isdigit()) or int(index) > UINT64_MAX):
         raise BadRequestError("Invalid index")
-    return first(request, "region") or None
+    return first_value(params, "region") or None
 
 
 GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})

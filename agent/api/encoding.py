@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,7 +18,12 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 def wants_pretty(request: Request) -> bool:
-    values = request.query_params.getlist("pretty")
+    return pretty_in(request.query_params)
+
+
+def pretty_in(params: QueryParams) -> bool:
+    """`?pretty` present with a first value other than `0` (reference 1.3)."""
+    values = params.getlist("pretty")
     return bool(values) and values[0] != "0"
 
 

@@ -229,18 +229,25 @@ async def test_bearer_token_is_read_when_x_nomad_token_is_absent(world: SimAgent
 
 
 async def test_unknown_token_is_403_token_not_found(world: SimAgents, api) -> None:
-    """Nomad 0.7's answer (reference 1.7); current Nomad says `Permission denied`."""
+    """Nomad 0.7's answer, kept on purpose (agent/api/routes/acl.py docstring): reference 1.7,
+    lines 151-157, "0.7 answers 403 `ACL token not found`; current servers answer 403
+    `Permission denied`". Any unknown secret, UUID or not, from either header."""
     agent = await acl_agent(world)
     async with api(agent) as client:
         await setup_tokens(client)
-        garbage = {"X-Nomad-Token": "00000000-0000-0000-0000-000000000000"}
-        for path in ("/v1/agent/self", "/v1/agent/members", "/v1/acl/policies"):
-            assert_plain_error(await client.get(path, headers=garbage), 403, "ACL token not found")
-        assert_plain_error(
-            await client.get("/v1/acl/token/self", headers=garbage), 404, "ACL token not found"
-        )
-        # Endpoints without an ACL check do not look at the token at all.
-        assert (await client.get("/v1/agent/health", headers=garbage)).status_code == 200
+        for garbage in (
+            {"X-Nomad-Token": "00000000-0000-0000-0000-000000000000"},
+            {"X-Nomad-Token": "not-a-uuid"},
+            {"Authorization": "Bearer 00000000-0000-0000-0000-000000000000"},
+        ):
+            for path in ("/v1/agent/self", "/v1/agent/members", "/v1/acl/policies"):
+                response = await client.get(path, headers=garbage)
+                assert_plain_error(response, 403, "ACL token not found")
+            assert_plain_error(
+                await client.get("/v1/acl/token/self", headers=garbage), 404, "ACL token not found"
+            )
+            # Endpoints without an ACL check do not look at the token at all.
+            assert (await client.get("/v1/agent/health", headers=garbage)).status_code == 200
 
 
 async def test_anonymous_policy_applies_to_requests_without_token(world: SimAgents, api) -> None:
@@ -358,12 +365,57 @@ async def test_token_update_keeps_secret(world: SimAgents, api) -> None:
         assert (await client.put(path, headers=auth(made["SecretID"]))).status_code == 200
 
 
-async def test_acl_endpoints_with_acls_off(world: SimAgents, api) -> None:
+ACL_ROUTES = [
+    ("PUT", "/v1/acl/bootstrap"),
+    ("POST", "/v1/acl/bootstrap"),
+    ("GET", "/v1/acl/policies"),
+    ("GET", "/v1/acl/policy/p"),
+    ("PUT", "/v1/acl/policy/p"),
+    ("POST", "/v1/acl/policy/p"),
+    ("DELETE", "/v1/acl/policy/p"),
+    ("GET", "/v1/acl/tokens"),
+    ("PUT", "/v1/acl/token"),
+    ("POST", "/v1/acl/token"),
+    ("GET", "/v1/acl/token/self"),
+    ("GET", "/v1/acl/token/00000000-0000-0000-0000-000000000000"),
+    ("POST", "/v1/acl/token/00000000-0000-0000-0000-000000000000"),
+    ("DELETE", "/v1/acl/token/00000000-0000-0000-0000-000000000000"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ACL_ROUTES)
+async def test_acl_endpoints_with_acls_off(world: SimAgents, api, method: str, path: str) -> None:
+    """400, Nomad 1.0's status, not 0.7's 500: reference 1.7, lines 158-159, "`ACL support
+    disabled` (HTTP 400 from 1.0, plain 500 in 0.7)"; a disabled feature is the caller's
+    error, never a 5xx (STYLE B7). Whatever the token."""
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
-        for method, path in [("POST", "/v1/acl/bootstrap"), ("GET", "/v1/acl/token/self")]:
-            response = await client.request(method, path)
+        for headers in ({}, auth("00000000-0000-0000-0000-000000000000")):
+            response = await client.request(method, path, headers=headers)
             assert_plain_error(response, 400, "ACL support disabled")
+
+
+async def test_tokens_and_policies_have_no_hash_field(world: SimAgents, api) -> None:
+    """Nomad's server structs carry a replication `Hash`; the reference never lists it, and
+    Nomad's documented token JSON and Go client omit it, so we do (routes/acl.py docstring)."""
+    agent = await acl_agent(world)
+    async with api(agent) as client:
+        tokens = await setup_tokens(client)
+        mgmt = auth(tokens["management"])
+        made = await make_token(client, str(tokens["management"]), "read")
+        accessor = made["AccessorID"]
+        bodies: list[Any] = [
+            made,
+            (await client.get(f"/v1/acl/token/{accessor}", headers=mgmt)).json(),
+            (await client.post(f"/v1/acl/token/{accessor}", json=made, headers=mgmt)).json(),
+            (await client.get("/v1/acl/token/self", headers=mgmt)).json(),
+            *(await client.get("/v1/acl/tokens", headers=mgmt)).json(),
+            (await client.get("/v1/acl/policy/read", headers=mgmt)).json(),
+            *(await client.get("/v1/acl/policies", headers=mgmt)).json(),
+        ]
+    for body in bodies:
+        assert "Hash" not in body, body
+    assert list(bodies[0]) == list(bodies[1]) == list(bodies[2]) == TOKEN_FIELDS
 
 
 # ---- persistence --------------------------------------------------------------------------
@@ -377,7 +429,8 @@ async def test_tokens_and_policies_survive_a_restart(
         tokens = await setup_tokens(client)
     state = tmp_path / "server" / "acl.json"
     assert state.exists() and json.loads(state.read_text())["Version"] == 1
-    assert [p.name for p in state.parent.iterdir()] == ["acl.json"]  # no temp files left
+    # No temp files left (write_atomic makes `.<name>.*.tmp`); other state may sit alongside.
+    assert not [p.name for p in state.parent.iterdir() if p.name.endswith(".tmp")]
     await agent.shutdown()
 
     again = await acl_agent(SimAgents(seed=sim_seed + 1), tmp_path)

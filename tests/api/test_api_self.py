@@ -169,14 +169,15 @@ async def test_runtime_goroutines_are_asyncio_tasks_read_at_most_once_a_period(
 ) -> None:
     """Counting tasks walks them all, so a reading is reused for RUNTIME_SAMPLE_SECONDS."""
     monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 0.0)
-    before = int(nomad_config.runtime_stats()["goroutines"])
+    sampler = nomad_config.RuntimeSampler()
+    before = int(sampler.stats()["goroutines"])
     sleepers = [asyncio.create_task(asyncio.sleep(60)) for _ in range(3)]
     try:
-        assert int(nomad_config.runtime_stats()["goroutines"]) == before + 3
+        assert int(sampler.stats()["goroutines"]) == before + 3
         monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 1e9)
-        held = nomad_config.runtime_stats()
+        held = sampler.stats()
         sleepers.append(asyncio.create_task(asyncio.sleep(60)))
-        assert nomad_config.runtime_stats() == held
+        assert sampler.stats() == held
     finally:
         for task in sleepers:
             task.cancel()

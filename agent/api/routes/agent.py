@@ -11,7 +11,7 @@ but empty) and a repeated key's *first* value is the one used.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -32,7 +32,6 @@ from agent.api.deps import (
 from agent.api.encoding import (
     JSON_MEDIA_TYPE,
     empty_response,
-    encode,
     json_response,
     wants_pretty,
 )
@@ -43,6 +42,7 @@ from agent.api.models import (
     MembersResponse,
     SelfResponse,
 )
+from agent.api.views import AgentViews
 from agent.errors import BadRequestError
 from agent.protocol import AgentAPI, Capability
 
@@ -66,21 +66,12 @@ AddressQuery = Annotated[
 async def members(request: Request) -> Response:
     """The gossip pool as this server sees it (a client asks one of its servers)."""
     # No FastAPI dependencies here: solving them costs more than a cached answer (bench/http.py).
+    # agent.api.fast answers the successful GETs with the same helpers, in the same order.
     agent: AgentAPI = request.app.state.agent
     parse_query_options(request)
     await agent.authorize(token_of(request), Capability.NODE_READ)
-    # The rendered body is cached per app on the agent's membership version (read before the
-    # view, so a change in between only costs a re-render): 1,000 members are ~290 kB of JSON.
-    version = agent.members_version()
-    pretty = wants_pretty(request)
-    cache: dict[bool, tuple[Hashable, bytes]] = request.app.state.members_cache
-    hit = cache.get(pretty)
-    if version is not None and hit is not None and hit[0] == version:
-        return Response(hit[1], media_type=JSON_MEDIA_TYPE)
-    view = await agent.members()
-    body = encode(MembersResponse.from_view(view), pretty=pretty)
-    if version is not None:
-        cache[pretty] = (version, body)
+    views: AgentViews = request.app.state.views
+    body = await views.members_body(pretty=wants_pretty(request))
     return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
@@ -106,7 +97,9 @@ async def update_servers(
 async def self_(request: Request, agent: AgentDep, token: TokenDep) -> Response:
     """This agent's configuration, gossip member and statistics."""
     await agent.authorize(token, Capability.AGENT_READ)
-    return json_response(request, SelfResponse.from_info(agent.self_info()))
+    views: AgentViews = request.app.state.views
+    body = views.self_body(pretty=wants_pretty(request))
+    return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
 async def join(request: Request, agent: AgentDep, address: AddressQuery = None) -> Response:
@@ -174,11 +167,12 @@ def build_router() -> APIRouter:
         "/self", self_, methods=["GET"], response_model=SelfResponse, responses=_TEXT_ERRORS
     )
     # Nomad takes PUT and POST alike; one route each, so each gets its own operation id.
-    for path, endpoint, extra in (
+    commands: list[tuple[str, Callable[..., Awaitable[Response]], dict[str, Any]]] = [
         ("/servers", update_servers, {"response_class": Response, "responses": errors_or_empty}),
         ("/join", join, {"response_model": JoinResponse, "responses": _TEXT_ERRORS}),
         ("/force-leave", force_leave, {"response_class": Response, "responses": errors_or_empty}),
-    ):
+    ]
+    for path, endpoint, extra in commands:
         router.add_api_route(path, endpoint, methods=["PUT"], **extra)
         post_id = f"{endpoint.__name__}_post"
         router.add_api_route(path, endpoint, methods=["POST"], operation_id=post_id, **extra)
