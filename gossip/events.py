@@ -1,7 +1,9 @@
 """What the cores report to their owner, pulled with `next_event()`.
 
 Member events carry serf's names (`member-join` ...); command completions carry the token the
-command returned, so a driver can resolve the future it handed out.
+command returned, so a driver can resolve the future it handed out. The events that answer
+no command (name conflicts, received queries) carry `token = 0`, a value no command returns,
+so a driver that routes every non-member event by token simply finds no waiter.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gossip.types import Member
+from gossip.types import Address, Member
+
+NO_TOKEN = 0
+"""The token of events no command asked for; command tokens start at 1."""
 
 
 class MemberEventType(StrEnum):
@@ -58,7 +63,64 @@ class ForceLeaveCompleted:
     error: str | None = None
 
 
-GossipEvent = MemberEvent | JoinCompleted | LeaveCompleted | ForceLeaveCompleted
+@dataclass(frozen=True, slots=True)
+class NameConflictDetected:
+    """memberlist saw an alive message claim a live `node` name from another address.
+
+    serf logs it: about another node, "Name conflict for '<node>' both <existing> and <other>
+    are claiming"; about ourselves (`local`), "Node name conflicts with another node at
+    <other>. Names must be unique! (Resolution enabled: <resolution_enabled>)".
+    """
+
+    node: str
+    existing: Address
+    """Where we (and memberlist's table) have the node."""
+    other: Address
+    """Where the rejected claim came from."""
+    local: bool
+    resolution_enabled: bool
+    token: int = NO_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictResolved:
+    """Our `_serf_conflict` query timed out and was tallied (serf resolveNodeConflict).
+
+    `won`: at least a majority (`responses // 2 + 1`) of the answers put our name at our
+    address, and we stay. Otherwise serf logs "minority in name conflict resolution,
+    quitting [matching / responses]" and the core has shut down (no answers at all loses).
+    """
+
+    won: bool
+    matching: int
+    responses: int
+    token: int = NO_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class QueryReceived:
+    """A user query that passed our filters (serf's EventQuery); internal `_serf_` queries
+    are answered by the core and never surface."""
+
+    name: str
+    payload: bytes
+    ltime: int
+    id: int
+    source_node: str
+    timeout: float
+    """Seconds the sender collects answers for, from when it sent the query (its Timeout)."""
+    token: int = NO_TOKEN
+
+
+GossipEvent = (
+    MemberEvent
+    | JoinCompleted
+    | LeaveCompleted
+    | ForceLeaveCompleted
+    | NameConflictDetected
+    | ConflictResolved
+    | QueryReceived
+)
 
 
 def format_multierror(errors: tuple[str, ...] | list[str]) -> str:

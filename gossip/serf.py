@@ -14,6 +14,13 @@ and left members are kept (and reported) until reaped after `reconnect_timeout` 
 `tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about
 once per `reconnect_interval` across the cluster.
 
+The other concepts live in their own modules, wired together here: the intents we send and
+the leave / force-leave steps (`intents.py`), serf's broadcast queues (`serf_broadcasts.py`),
+the dedup rings (`user_events.py`), queries with their filters, acks and answers
+(`queries.py`, `query_filters.py`), name conflict resolution by the `_serf_conflict` query
+(`conflict.py`), the push-pull user state (`serf_push_pull.py`) and Stats()
+(`serf_stats.py`).
+
 All inputs take `now`; outputs are pulled (datagrams, streams, events), like SwimNode.
 
 Restarting. serf's snapshot (kept by the agent, not here) restores three things at creation,
@@ -29,39 +36,32 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 
-from gossip.codec import decode_serf, encode_serf, encode_tags
+from gossip.codec import decode_serf, encode_tags
 from gossip.config import SerfConfig
+from gossip.conflict import ConflictResolver
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
 from gossip.events import (
-    ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
     LeaveCompleted,
 )
+from gossip.intents import Intents
 from gossip.lamport import U64, LamportClock
 from gossip.membership import NodeEntry
-from gossip.messages import (
-    Alive,
-    JoinIntent,
-    LeaveIntent,
-    Query,
-    QueryResponse,
-    SerfPushPull,
-    UserEvent,
-)
+from gossip.messages import Alive, JoinIntent, LeaveIntent, Query, QueryResponse, UserEvent
 from gossip.outputs import Datagram, StreamRequest
+from gossip.queries import Queries
 from gossip.serf_broadcasts import SerfBroadcasts
 from gossip.serf_members import MemberTable
+from gossip.serf_push_pull import PushPullState
+from gossip.serf_stats import serf_stats
 from gossip.swim import META_MAX_SIZE, SwimNode
-from gossip.types import Address, Member, MemberStatus, bytes_to_ip
-from gossip.user_events import EventRing, QueryRing
-
-QUERY_FLAG_ACK = 1
-QUERY_FLAG_NO_BROADCAST = 2
+from gossip.types import Address, Member
+from gossip.user_events import EventRing
 
 
 class SerfState(Enum):
@@ -111,24 +111,44 @@ class SerfCore:
         )
         for clock in (self.clock, self.event_clock, self.query_clock):
             clock.increment()  # as serf Create: the first usable time is 1
-        self.queues = SerfBroadcasts(config)
+        self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
+        self.queues = SerfBroadcasts(config, self.deadlines)
         self.event_ring = EventRing(self.event_clock, config.event_buffer)
-        self.query_ring = QueryRing(self.query_clock, config.query_buffer)
-        self.query_min_time = 0
-        """serf queryMinTime: queries below it were seen before a restart and are dropped."""
+        self._events: deque[GossipEvent] = deque()
+        self.queries = Queries(
+            config,
+            name=name,
+            addr=addr,
+            clock=self.query_clock,
+            rng=rng,
+            deadlines=self.deadlines,
+            events=self._events,
+            queue=self.queues.queries,
+            send=lambda dst, raw: self.swim.send_user(dst, raw),
+            tags=lambda: self.tags,
+        )
         if restored_clocks is not None:
             self._restore_clocks(*restored_clocks)
         self.join_ignore_old = False
         self._decode_errors = 0
-        self.name_conflicts = 0
-        self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
-        self._events: deque[GossipEvent] = deque()
         self.table = MemberTable(
             config, name=name, clock=self.clock, deadlines=self.deadlines, events=self._events
         )
+        self.push_pull = PushPullState(
+            (self.clock, self.event_clock, self.query_clock), self.table, self.event_ring
+        )
+        self.conflicts = ConflictResolver(
+            config,
+            name=name,
+            addr=addr,
+            members=self.table.states,
+            queries=self.queries,
+            events=self._events,
+            num_members=self._num_live_nodes,
+            shutdown=self.shutdown,
+        )
         self.state = SerfState.ALIVE
         self._tokens = itertools.count(1)
-        self._waits: dict[int, tuple[object, Callable[[float, str | None], None], str]] = {}
         self.swim = SwimNode(
             config.memberlist,
             name=name,
@@ -138,6 +158,16 @@ class SerfCore:
             now=now,
             delegate=self,
             incarnation=restored_incarnation,
+        )
+        self.intents = Intents(
+            config,
+            name=name,
+            clock=self.clock,
+            table=self.table,
+            queues=self.queues,
+            deadlines=self.deadlines,
+            events=self._events,
+            swim=self.swim,
         )
         self.deadlines.schedule(("reap",), now + config.reap_interval)
         self.deadlines.schedule(("reconnect",), now + config.reconnect_interval)
@@ -153,7 +183,7 @@ class SerfCore:
         self.event_clock.witness(event)
         self.query_clock.witness(query)
         self.event_ring.min_time = (event + 1) & U64
-        self.query_min_time = (query + 1) & U64
+        self.queries.min_time = (query + 1) & U64
 
     @property
     def state(self) -> SerfState:
@@ -166,12 +196,26 @@ class SerfCore:
         self.table.refute = self._refute_leave if state is SerfState.ALIVE else None
 
     def _refute_leave(self, now: float) -> None:
-        self._broadcast_join(now, self.clock.time())
+        self.intents.broadcast_join(now, self.clock.time())
 
     @property
     def decode_errors(self) -> int:
-        """Malformed serf payloads and tags dropped so far."""
-        return self._decode_errors + self.table.decode_errors
+        """Malformed serf payloads, tags, query filters and conflict answers dropped so far."""
+        return (
+            self._decode_errors
+            + self.table.decode_errors
+            + self.queries.decode_errors
+            + self.conflicts.decode_errors
+        )
+
+    @property
+    def name_conflicts(self) -> int:
+        """Name conflicts memberlist reported so far (about anyone)."""
+        return self.conflicts.conflicts
+
+    def _num_live_nodes(self) -> int:
+        """memberlist NumMembers: nodes neither dead nor left, ourselves included."""
+        return sum(1 for n in self.swim.membership.nodes if not n.dead_or_left())
 
     # ---- driver interface -----------------------------------------------------------------
 
@@ -246,21 +290,8 @@ class SerfCore:
 
     def stats(self) -> dict[str, str]:
         """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
-        return {
-            "members": str(len(self.table.states)),
-            "failed": str(len(self.table.failed)),
-            "left": str(len(self.table.left)),
-            "health_score": str(self.swim.awareness.score),
-            "member_time": str(self.clock.time()),
-            "event_time": str(self.event_clock.time()),
-            "query_time": str(self.query_clock.time()),
-            "intent_queue": str(len(self.queues.intents)),
-            "event_queue": str(len(self.queues.events)),
-            "query_queue": str(len(self.queues.queries)),
-            "encrypted": "false",
-            # We keep no Vivaldi coordinates, so the client never resets: always 0.
-            "coordinate_resets": "0",
-        }
+        clocks = (self.clock, self.event_clock, self.query_clock)
+        return serf_stats(self.table, clocks, self.queues, self.swim.awareness.score)
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -279,7 +310,7 @@ class SerfCore:
         def done(at: float, joined: int, errors: list[str]) -> None:
             self.join_ignore_old = False
             if joined > 0:
-                self._broadcast_join(at, self.clock.time())
+                self.intents.broadcast_join(at, self.clock.time())
             self._events.append(JoinCompleted(token, joined, tuple(errors)))
 
         self.swim.join(now, seeds, done)  # raises UsageError before anything changes
@@ -300,28 +331,7 @@ class SerfCore:
             self._events.append(LeaveCompleted(token, error))
             return token
         self.state = SerfState.LEAVING
-        intent = LeaveIntent(self.clock.time(), self.name)
-        self.clock.increment()
-        self.table.on_leave_intent(now, intent)
-
-        def after_intent(at: float, error: str | None) -> None:
-            if error is not None:
-                self._events.append(LeaveCompleted(token, error))
-            else:
-                self.swim.leave(at, self.config.broadcast_timeout, after_memberlist)
-
-        def after_memberlist(at: float, error: str | None) -> None:
-            if error is not None:
-                self._events.append(LeaveCompleted(token, error))
-            else:
-                self.deadlines.schedule(("left", token), at + self.config.leave_propagate_delay)
-
-        if self.table.has_alive_members():
-            self._broadcast_and_wait(
-                now, intent, after_intent, "timeout while waiting for graceful leave"
-            )
-        else:
-            after_intent(now, None)
+        self.intents.leave(now, token)
         self._after_input(now)
         return token
 
@@ -329,17 +339,7 @@ class SerfCore:
         """serf RemoveFailedNode(Prune): a leave intent about another node, on its behalf."""
         self.swim.advance(now)
         token = next(self._tokens)
-        intent = LeaveIntent(self.clock.time(), node, prune)
-        self.clock.increment()
-        self.table.on_leave_intent(now, intent)
-
-        def done(at: float, error: str | None) -> None:
-            self._events.append(ForceLeaveCompleted(token, error))
-
-        if self.table.has_alive_members():
-            self._broadcast_and_wait(now, intent, done, "timed out broadcasting node removal")
-        else:
-            done(now, None)
+        self.intents.force_leave(now, token, node, prune)
         self._after_input(now)
         return token
 
@@ -352,37 +352,11 @@ class SerfCore:
         self.swim.update_meta(now)
         self._after_input(now)
 
-    # ---- broadcasting and waiting -----------------------------------------------------------
-
-    def _broadcast_and_wait(
-        self,
-        now: float,
-        msg: LeaveIntent,
-        on_done: Callable[[float, str | None], None],
-        timeout_error: str,
-    ) -> None:
-        wait_id = next(self._tokens)
-        notify = object()
-        self._waits[wait_id] = (notify, on_done, timeout_error)
-        self.queues.intents.queue(encode_serf(msg), notify=notify)
-        self.deadlines.schedule(("wait", wait_id), now + self.config.broadcast_timeout)
-
-    def _broadcast_join(self, now: float, ltime: int) -> None:
-        msg = JoinIntent(ltime, self.name)
-        self.clock.witness(ltime)
-        self.table.on_join_intent(now, msg)
-        self.queues.intents.queue(encode_serf(msg))
+    # ---- internals --------------------------------------------------------------------------
 
     def _after_input(self, now: float) -> None:
         self.swim.wake_gossip(now)
-        finished = self.queues.take_finished()
-        if not finished or not self._waits:
-            return
-        for wait_id, (notify, on_done, _) in list(self._waits.items()):
-            if any(t is notify for t in finished):
-                del self._waits[wait_id]
-                self.deadlines.cancel(("wait", wait_id))
-                on_done(now, None)
+        self.queues.settle(now)
 
     def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
         kind = key[0]
@@ -396,9 +370,7 @@ class SerfCore:
             self.deadlines.schedule(key, now + self.config.queue_check_interval)
             self.queues.check_depth(len(self.table.states))
         elif kind == "wait":
-            held = self._waits.pop(key[1], None)  # type: ignore[arg-type]
-            if held is not None:
-                held[1](now, held[2])
+            self.queues.wait_expired(now, key[1])  # type: ignore[arg-type]
         elif kind == "left":
             self.state = SerfState.LEFT
             self._events.append(LeaveCompleted(key[1], None))  # type: ignore[arg-type]
@@ -406,6 +378,8 @@ class SerfCore:
             member = self.table.states.get(key[1])  # type: ignore[arg-type]
             if member is not None and member is key[2]:
                 self.table.prune_now(member)
+        elif kind == "query":
+            self.queries.expire(now, key[1])  # type: ignore[arg-type]
 
     def notify_join(self, now: float, node: NodeEntry) -> None:
         self.table.notify_join(now, node)
@@ -417,8 +391,8 @@ class SerfCore:
         self.table.notify_update(now, node)
 
     def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None:
-        """Another address claims a live name. serf only warns (resolution is not modelled)."""
-        self.name_conflicts += 1
+        """Another address claims a live name: report it; resolve it if the name is ours."""
+        self.conflicts.on_conflict(now, existing, other)
 
     # ---- memberlist delegate ----------------------------------------------------------------
 
@@ -432,45 +406,13 @@ class SerfCore:
         return self.queues.get(overhead, limit, len(self.table.states))
 
     def local_state(self, join: bool) -> bytes:
-        status_ltimes = {name: m.status_ltime for name, m in self.table.states.items()}
-        left = tuple(name for name, m in self.table.states.items() if m.status is MemberStatus.LEFT)
-        state = SerfPushPull(
-            ltime=self.clock.time(),
-            status_ltimes=status_ltimes,
-            left_members=left,
-            event_ltime=self.event_clock.time(),
-            events=tuple(self.event_ring.slots),
-            query_ltime=self.query_clock.time(),
-        )
-        return encode_serf(state)
+        return self.push_pull.local()
 
     def merge_remote_state(self, now: float, buf: bytes, join: bool) -> None:
         try:
-            pp = decode_serf(buf)
+            self.push_pull.merge(now, buf, ignore_old=join and self.join_ignore_old)
         except DecodeError:
             self._decode_errors += 1
-            return
-        if not isinstance(pp, SerfPushPull):
-            return
-        for clock, remote in (
-            (self.clock, pp.ltime),
-            (self.event_clock, pp.event_ltime),
-            (self.query_clock, pp.query_ltime),
-        ):
-            if remote > 0:
-                clock.witness(remote - 1)
-        left = set(pp.left_members)
-        for name in pp.left_members:
-            self.table.on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
-        for name, ltime in pp.status_ltimes.items():
-            if name not in left:
-                self.table.on_join_intent(now, JoinIntent(ltime, name))
-        if join and self.join_ignore_old:
-            self.event_ring.min_time = max(self.event_ring.min_time, pp.event_ltime)
-        for slot in pp.events:
-            if slot is not None:
-                for record in slot.events:
-                    self.event_ring.accept(slot.ltime, record.name, record.payload)
 
     def notify_msg(self, now: float, payload: bytes) -> None:
         """A serf message from gossip: apply it, and re-gossip it unchanged if it was news."""
@@ -489,21 +431,9 @@ class SerfCore:
             if self.event_ring.accept(msg.ltime, msg.name, msg.payload):
                 self.queues.events.queue(payload)
         elif isinstance(msg, Query):
-            self._on_query(now, msg, payload)
-
-    def _on_query(self, now: float, query: Query, payload: bytes) -> None:
-        """Dedup and re-gossip queries; ack when asked. We run no query handlers (yet)."""
-        if query.ltime < self.query_min_time:  # as serf handleQuery: witness, then drop
-            self.query_clock.witness(query.ltime)
-            return
-        if not self.query_ring.accept(query.ltime, query.id):
-            return
-        if not query.flags & QUERY_FLAG_NO_BROADCAST:
-            self.queues.queries.queue(payload)
-        if query.flags & QUERY_FLAG_ACK and len(query.addr) in (4, 16):
-            ack = QueryResponse(query.ltime, query.id, self.name, QUERY_FLAG_ACK, b"")
-            dst = Address(bytes_to_ip(query.addr), query.port)
-            self.swim.send_user(dst, encode_serf(ack))
+            self.queries.on_gossip(now, msg, payload)
+        elif isinstance(msg, QueryResponse):
+            self.queries.on_response(now, msg)
 
     # ---- reconnecting -----------------------------------------------------------------------
 

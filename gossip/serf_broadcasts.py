@@ -5,23 +5,37 @@ Intents (join, leave) come first, then queries, then user events, each in whatev
 ones before left. serf's broadcasts are never invalidated, and their retransmit limit grows
 with serf's member count (every status), not memberlist's. A queue that grows past its
 depth limit is pruned, oldest-most-sent first.
+
+Leave and force-leave wait for their intent to go out before they go on (serf's broadcast
+`notify` channel, bounded by BroadcastTimeout): an intent queued with `queue_and_wait`
+completes its wait once it has been retired from the queue, or fails it at the timeout.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.config import SerfConfig
+from gossip.deadlines import DeadlineQueue
 from gossip.timing import retransmit_limit
+
+OnSent = Callable[[float, str | None], None]
+"""Told when a waited-for intent went out (None) or timed out (the error text)."""
 
 
 class SerfBroadcasts:
     """The intent, query and event queues of one serf."""
 
-    def __init__(self, config: SerfConfig) -> None:
+    def __init__(self, config: SerfConfig, deadlines: DeadlineQueue[tuple[object, ...]]) -> None:
         self.config = config
+        self.deadlines = deadlines
         self.intents = TransmitLimitedQueue()
         self.queries = TransmitLimitedQueue()
         self.events = TransmitLimitedQueue()
+        self._waits: dict[int, tuple[object, OnSent, str]] = {}
+        self._wait_ids = itertools.count(1)
 
     def __bool__(self) -> bool:
         return bool(self.intents or self.queries or self.events)
@@ -39,11 +53,34 @@ class SerfBroadcasts:
             msgs.extend(more)
         return msgs
 
-    def take_finished(self) -> list[object]:
-        """Notify tokens of intents that went out in full (queries and events carry none)."""
-        self.queries.take_finished()
+    def queue_and_wait(
+        self, now: float, intent: bytes, on_sent: OnSent, timeout_error: str
+    ) -> None:
+        """Queue an intent and call `on_sent` once it is out, or with `timeout_error` after
+        `broadcast_timeout` (deadline key ("wait", id); pass it to `wait_expired`)."""
+        wait_id = next(self._wait_ids)
+        notify = object()
+        self._waits[wait_id] = (notify, on_sent, timeout_error)
+        self.intents.queue(intent, notify=notify)
+        self.deadlines.schedule(("wait", wait_id), now + self.config.broadcast_timeout)
+
+    def settle(self, now: float) -> None:
+        """After every input: complete the waits whose intent went out in full."""
+        self.queries.take_finished()  # queries and events carry no notify tokens
         self.events.take_finished()
-        return self.intents.take_finished()
+        finished = self.intents.take_finished()
+        if not finished or not self._waits:
+            return
+        for wait_id, (notify, on_sent, _) in list(self._waits.items()):
+            if any(t is notify for t in finished):
+                del self._waits[wait_id]
+                self.deadlines.cancel(("wait", wait_id))
+                on_sent(now, None)
+
+    def wait_expired(self, now: float, wait_id: int) -> None:
+        held = self._waits.pop(wait_id, None)
+        if held is not None:
+            held[1](now, held[2])
 
     def check_depth(self, num_members: int) -> None:
         """serf checkQueueDepth: prune a queue that grew past its limit."""

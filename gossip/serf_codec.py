@@ -5,11 +5,18 @@ message (0x08), and the push-pull variant is the delegate's user state of a memb
 push-pull. Same flavour and field readers as `codec.py` (see `wire.py`). Only the types
 gossip-agent models are decoded; conflict, key and relay messages (6..9) raise DecodeError,
 which callers count and drop, as serf drops message types it does not know.
+
+Two payloads travel *inside* a query rather than as messages of their own: query filters
+(`filterType` byte + msgpack, in `Query.filters`) and the conflict response (type byte 6 +
+msgpack Member or nil, in the `QueryResponse.payload` answering `_serf_conflict`). Their
+value types live here with their codecs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from gossip.errors import DecodeError
@@ -19,11 +26,13 @@ from gossip.messages import (
     Query,
     QueryResponse,
     SerfMessage,
+    SerfMessageType,
     SerfPushPull,
     UserEvent,
     UserEventRecord,
     UserEvents,
 )
+from gossip.types import Member, MemberStatus, ip_to_bytes
 from gossip.wire import (
     U8_MAX,
     U16_MAX,
@@ -253,3 +262,111 @@ def decode_tags(meta: bytes) -> dict[str, str]:
     if obj is None:  # a nil map
         return {}
     return {text(k): text(v) for k, v in as_map(obj).items()}
+
+
+# ---- payloads inside queries: filters and conflict responses ---------------------------------
+
+
+class FilterType(IntEnum):
+    """serf's filterType, the first byte of each query filter. ONLY APPEND: on the wire."""
+
+    NODE = 0
+    TAG = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFilter:
+    """filterNodeType: only the nodes named here process the query."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """filterTagType: only nodes whose tag `tag` matches the regexp `expr` process the query."""
+
+    tag: str
+    expr: str
+
+
+QueryFilter = NodeFilter | TagFilter
+
+
+def encode_filter(f: QueryFilter) -> bytes:
+    """serf encodeFilter: type byte + msgpack (a name list, or filterTag{Expr, Tag})."""
+    if isinstance(f, NodeFilter):
+        return bytes((FilterType.NODE,)) + pack(list(f.names))
+    return bytes((FilterType.TAG,)) + pack({"Expr": f.expr, "Tag": f.tag})
+
+
+def decode_filter(data: bytes) -> QueryFilter:
+    """One query filter, read as serf shouldProcessQuery does (trailing bytes ignored).
+
+    Raises:
+        DecodeError: empty, an unknown filter type, or a body of the wrong shape.
+    """
+    if not data:  # serf would index filter[0] and panic; we refuse it
+        raise DecodeError("empty query filter")
+    body = unpack_first(data[1:])
+    if data[0] == FilterType.NODE:
+        return NodeFilter(tuple(text(n) for n in array(body)))
+    if data[0] == FilterType.TAG:
+        m = {} if body is None else as_map(body)  # a nil struct decodes to zero values
+        return TagFilter(tag=text(m.get("Tag")), expr=text(m.get("Expr")))
+    raise DecodeError(f"query filter type {data[0]} is not supported")
+
+
+_STATUS_CODES = {
+    MemberStatus.NONE: 0,
+    MemberStatus.ALIVE: 1,
+    MemberStatus.LEAVING: 2,
+    MemberStatus.LEFT: 3,
+    MemberStatus.FAILED: 4,
+}
+"""serf's MemberStatus integers (an int on the wire, a string for users)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictAnswer:
+    """What one peer's conflict response says about the contested name; serf compares only
+    Addr and Port (a nil Member decodes to zeros: a vote against whoever asked)."""
+
+    name: str
+    addr: bytes
+    port: int
+
+
+def encode_conflict_response(member: Member | None) -> bytes:
+    """serf handleConflict's answer: type 6 + msgpack Member, or msgpack nil when unknown."""
+    body: dict[str, object] | None = None
+    if member is not None:
+        v = member.versions
+        body = {
+            "Addr": ip_to_bytes(member.addr),
+            "DelegateCur": v.delegate_cur,
+            "DelegateMax": v.delegate_max,
+            "DelegateMin": v.delegate_min,
+            "Name": member.name,
+            "Port": member.port,
+            "ProtocolCur": v.protocol_cur,
+            "ProtocolMax": v.protocol_max,
+            "ProtocolMin": v.protocol_min,
+            "Status": _STATUS_CODES[member.status],
+            "Tags": {k: member.tags[k] for k in sorted(member.tags)},
+        }
+    return bytes((SerfMessageType.CONFLICT_RESPONSE,)) + pack(body)
+
+
+def decode_conflict_response(payload: bytes) -> ConflictAnswer:
+    """The Member in a `_serf_conflict` response, as resolveNodeConflict reads it.
+
+    Raises:
+        DecodeError: not type 6, or a body that is neither nil nor a Member map.
+    """
+    if not payload or payload[0] != SerfMessageType.CONFLICT_RESPONSE:
+        raise DecodeError("not a conflict response")
+    body = unpack_first(payload[1:])
+    m = {} if body is None else as_map(body)
+    return ConflictAnswer(
+        name=text(m.get("Name")), addr=raw(m.get("Addr")), port=uint(m.get("Port"), U16_MAX)
+    )

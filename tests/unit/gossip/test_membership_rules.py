@@ -29,8 +29,9 @@ from core_helpers import (
     view,
 )
 
-from gossip import SerfCore, Versions
+from gossip import Address, SerfCore, Versions
 from gossip.codec import encode_tags
+from gossip.events import NameConflictDetected
 from gossip.messages import Alive, Dead, PacketMessage, Suspect
 from gossip.types import NodeState, ip_to_bytes
 
@@ -126,7 +127,9 @@ def test_conflicting_alive_does_not_touch_serf_either() -> None:
     a = knowing_x(5)
     inject(a, 2.0, alive("x", Y, 6, meta=encode_tags({"new": "tags"})))
     assert member(a, "x").tags == {} and member(a, "x").addr == X
-    assert drain_events(a) == []
+    # Only the report serf logs as "Name conflict for 'x' both ... are claiming".
+    conflict = NameConflictDetected("x", Address(X, PORT), Address(Y, PORT), False, True)
+    assert drain_events(a) == [conflict]
 
 
 UNKNOWN_ROWS = {
