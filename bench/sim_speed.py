@@ -1,21 +1,30 @@
 """How fast and how big the simulator runs: virtual seconds per wall second, and memory.
 
 For each cluster size N (default 100, 1000, 5000) a fresh subprocess (so peak RSS is its own):
-1. creates N nodes (LAN profile) and joins each to n1, then runs until every node lists N
-   members alive (join convergence; wall and virtual time reported), and on until every
-   broadcast queue has drained (the join's gossip storm is over);
+1. starts N nodes (LAN profile) and either joins each to n1, then runs until every node lists
+   N members alive (join convergence; wall and virtual time reported) and on until every
+   broadcast queue has drained, or, with `--converged-start`, seeds them as an already
+   converged cluster (`SimCluster.add_converged`: the state a finished join leaves, without
+   simulating the O(N^2) join storm); then `gc.freeze()`s what it built, so collections do not
+   rescan the N^2 long-lived records;
 2. measures steady state with no faults: virtual seconds simulated per wall second;
-3. measures again with 1% datagram loss and one crash a minute;
-4. reports peak RSS, and memory per (node x member entry) = (RSS once quiet - RSS with the N
-   nodes created but unjoined) / N^2, since every node holds a view of every other. RSS
-   includes what the allocator keeps from the join storm; `--traced` also reports the bytes
-   of live objects per entry (tracemalloc, slow: use it on small N).
+3. measures again with 1% datagram loss and one crash a minute (both phases fully simulated,
+   whatever the start);
+4. reports peak RSS, and memory per (node x member entry), two ways:
+   - RSS: (RSS once started and quiet - RSS with the N nodes created but unjoined) / N^2, so
+     it includes what the allocator keeps from the join storm;
+   - view: `sys.getsizeof` of the per-view structures of a sample of nodes (memberlist's
+     entries, dict and probe list, serf's member records and dict, and scalars no other view
+     shares), per entry; shared flyweights (names, addresses, NodeInfo, tags) are left out.
+   `--traced` also reports tracemalloc's live bytes per entry (slow: use it on small N).
 
 Goals from the issue (2-core machine): 1,000 nodes at >= 10x real time; 5,000 nodes at >= 1x
 within 8 GiB; <= 200 bytes per member entry.
 
-    python bench/sim_speed.py                      # all sizes
+    python bench/sim_speed.py                      # all sizes, joined start
     python bench/sim_speed.py --sizes 100,1000 --steady 20
+    python bench/sim_speed.py --sizes 5000 --converged-start --steady 60 --faulty 60
+    python bench/sim_speed.py --sizes 1000 --json bench/results/sim_speed.json  # append rows
 """
 
 from __future__ import annotations
@@ -55,6 +64,25 @@ def _queues_empty(c: object) -> bool:
     return all(not node.core.swim.broadcasts and not node.core.has_broadcasts() for node in nodes)
 
 
+def _view_bytes(core: object) -> int:
+    """Bytes of one node's per-view member records (see the module docstring)."""
+    membership = core.swim.membership  # type: ignore[attr-defined]
+    states = core.table.states  # type: ignore[attr-defined]
+    size = sys.getsizeof(membership.node_map) + sys.getsizeof(membership.nodes)
+    size += sys.getsizeof(states)
+    scalars = []
+    for entry in membership.nodes:
+        size += sys.getsizeof(entry)
+        scalars.append(entry.state_change_at)
+    for member in states.values():
+        size += sys.getsizeof(member)
+        scalars += (member.status_ltime, member.leave_time)
+    # A float or int held only by this view (refcount: the list, the record, the call) is its
+    # own; cached small ints, constants and values shared with other views are not.
+    size += sum(sys.getsizeof(x) for x in scalars if sys.getrefcount(x) <= 3)
+    return size
+
+
 def _rate(c: object, virtual: float) -> float:
     start = time.perf_counter()
     c.run(virtual)  # type: ignore[attr-defined]
@@ -62,51 +90,82 @@ def _rate(c: object, virtual: float) -> float:
     return virtual / wall if wall > 0 else float("inf")
 
 
-def measure(n: int, steady: float, faulty: float, seed: int, compression: bool) -> dict:
+def measure(
+    n: int, steady: float, faulty: float, seed: int, compression: bool, converged_start: bool
+) -> dict:
     from agent.sim import SimCluster
 
     c = SimCluster(seed=seed, profile="lan", record_events=False, enable_compression=compression)
-    for i in range(1, n + 1):
-        c.add_node(f"n{i}", tags={"role": "bench"})
-    gc.collect()
-    rss_unjoined = _rss_bytes()
+    names = [f"n{i}" for i in range(1, n + 1)]
+    tags = {"role": "bench"}
+    if converged_start:  # baseline: the same N cores without any member table, torn down again
+        probe = SimCluster(seed=seed, profile="lan", record_events=False)
+        gc.collect()
+        before = _rss_bytes()
+        for name in names:
+            probe.add_node(name, tags)
+        gc.collect()
+        core_rss = _rss_bytes() - before
+        del probe
+        gc.collect()
+        rss_unjoined = _rss_bytes() + core_rss
+    else:
+        for name in names:
+            c.add_node(name, tags)
+        gc.collect()
+        rss_unjoined = _rss_bytes()
     traced_unjoined = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
     t0 = time.perf_counter()
     v0 = c.now
-    for i in range(2, n + 1):
-        c.join(f"n{i}", ["n1"])
-    converged = c.run_until(lambda: _everyone_sees_all(c, n), 600.0, poll=1.0)
+    if converged_start:
+        c.add_converged(names, tags)
+        converged = quiet = c.converged()
+    else:
+        for name in names[1:]:
+            c.join(name, ["n1"])
+        converged = c.run_until(lambda: _everyone_sees_all(c, n), 600.0, poll=1.0)
     join_wall = time.perf_counter() - t0
     join_virtual = c.now - v0
-    quiet = c.run_until(lambda: _queues_empty(c), 600.0, poll=1.0)
+    if not converged_start:
+        quiet = c.run_until(lambda: _queues_empty(c), 600.0, poll=1.0)
     quiet_wall = time.perf_counter() - t0
     gc.collect()
+    gc.freeze()
     rss_converged = _rss_bytes()
     traced = None
     if tracemalloc.is_tracing():
         traced = round((tracemalloc.get_traced_memory()[0] - traced_unjoined) / (n * n), 1)
+    sample = c.nodes[:: max(1, n // 10)]
+    view = sum(_view_bytes(node.core) for node in sample) / (len(sample) * n)
     steady_rate = _rate(c, steady)
     c.set_loss(0.01)
     start = c.now
+    crashes = 0
     for k in range(int(faulty // 60.0) + 1):
         at = start + 30.0 + 60.0 * k
         if at < start + faulty:
             victim = f"n{n - k}"
             c.call_at(at, lambda v=victim: c.kill(v))
+            crashes += 1
     faulty_rate = _rate(c, faulty)
     entries = n * n
     return {
         "nodes": n,
+        "start": "seeded-converged" if converged_start else "joined",
         "compression": compression,
         "converged": converged,
         "join_wall_s": round(join_wall, 2),
         "join_virtual_s": round(join_virtual, 2),
         "quiet": quiet,
         "quiet_wall_s": round(quiet_wall, 2),
+        "steady_virtual_s": steady,
         "steady_virtual_per_wall": round(steady_rate, 2),
+        "faulty_virtual_s": faulty,
+        "faulty_crashes": crashes,
         "faulty_virtual_per_wall": round(faulty_rate, 2),
         "peak_rss_mib": round(_peak_rss_bytes() / 2**20, 1),
         "bytes_per_member_entry": round((rss_converged - rss_unjoined) / entries, 1),
+        "view_bytes_per_member_entry": round(view, 1),
         "traced_bytes_per_member_entry": traced,
     }
 
@@ -119,13 +178,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument("--traced", action="store_true", help="also count live bytes (slow)")
+    parser.add_argument(
+        "--converged-start",
+        action="store_true",
+        help="seed an already converged cluster instead of simulating the joins",
+    )
+    parser.add_argument("--json", type=Path, help="append the rows to this JSON list file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     compression = not args.no_compression
     if args.one:
         if args.traced:
             tracemalloc.start()
-        print(json.dumps(measure(args.one, args.steady, args.faulty, args.seed, compression)))
+        row = measure(
+            args.one, args.steady, args.faulty, args.seed, compression, args.converged_start
+        )
+        print(json.dumps(row))
         return
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -145,28 +213,36 @@ def main() -> None:
             cmd.append("--no-compression")
         if args.traced:
             cmd.append("--traced")
+        if args.converged_start:
+            cmd.append("--converged-start")
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"N={n}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
+    if args.json is not None and rows:
+        saved = json.loads(args.json.read_text()) if args.json.exists() else []
+        args.json.write_text(json.dumps(saved + rows, indent=2) + "\n")
     header = (
         "nodes",
+        "start",
+        "compression",
         "join wall s",
-        "quiet wall s",
         "steady x",
         "1% loss+crash x",
         "peak RSS MiB",
         "RSS B/entry",
+        "view B/entry",
         "live B/entry",
     )
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
         print(
-            f"| {r['nodes']} | {r['join_wall_s']} | {r['quiet_wall_s']} | "
-            f"{r['steady_virtual_per_wall']} | {r['faulty_virtual_per_wall']} | "
-            f"{r['peak_rss_mib']} | {r['bytes_per_member_entry']} | "
+            f"| {r['nodes']} | {r['start']} | {'on' if r['compression'] else 'off'} | "
+            f"{r['quiet_wall_s']} | {r['steady_virtual_per_wall']} | "
+            f"{r['faulty_virtual_per_wall']} | {r['peak_rss_mib']} | "
+            f"{r['bytes_per_member_entry']} | {r['view_bytes_per_member_entry']} | "
             f"{r['traced_bytes_per_member_entry']} |"
         )
 

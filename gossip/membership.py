@@ -19,68 +19,119 @@ not always probed last.
 from __future__ import annotations
 
 import random
-from typing import Protocol
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 from gossip.awareness import Awareness
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
-from gossip.flyweights import address_of, canonical_bytes
+from gossip.flyweights import CACHE_SIZE, address_of, canonical_bytes
 from gossip.messages import Alive, Dead, Suspect
 from gossip.suspicion import Suspicion
 from gossip.timing import suspicion_k, suspicion_timeout
-from gossip.types import NodeState
+from gossip.types import Address, NodeState
 
 EMPTY_VSN = b""
 U32 = 0xFFFFFFFF
 """Incarnations are uint32 on the wire; memberlist's counters wrap."""
 
 
-class NodeEntry:
-    """One row of a node's member table; mutable, owned by one Membership."""
+class NodeInfo(NamedTuple):
+    """What a view knows about a node besides its state: shared by every view that agrees.
 
-    __slots__ = (
-        "addr",
-        "address",
-        "incarnation",
-        "meta",
-        "name",
-        "state",
-        "state_change_at",
-        "vsn",
+    Immutable; `node_info` hands back one object per distinct value, so the thousand views of
+    a node at one incarnation in a simulated cluster hold a single NodeInfo between them.
+    """
+
+    name: str
+    addr: bytes
+    port: int
+    meta: bytes
+    vsn: bytes
+    incarnation: int
+    address: Address
+    """`addr` and `port` as an Address (itself shared)."""
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def node_info(
+    name: str, addr: bytes, port: int, meta: bytes, vsn: bytes, incarnation: int
+) -> NodeInfo:
+    """The shared NodeInfo for these values; raises ValueError for a bad IP length."""
+    address = address_of(addr, port)
+    return NodeInfo(
+        name,
+        canonical_bytes(addr),
+        port,
+        canonical_bytes(meta),
+        canonical_bytes(vsn),
+        incarnation,
+        address,
     )
 
-    def __init__(
-        self, name: str, addr: bytes, port: int, meta: bytes, vsn: bytes, now: float
-    ) -> None:
-        self.name = name
-        self.addr = canonical_bytes(addr)
-        self.address = address_of(addr, port)  # shared: it also holds the port
-        self.meta = canonical_bytes(meta)
-        self.vsn = canonical_bytes(vsn)
-        self.incarnation = 0
-        self.state = NodeState.DEAD
+
+class NodeEntry:
+    """One row of a node's member table, owned by one Membership.
+
+    Per view it holds only its state and when that state began; everything else (name,
+    address, meta, versions, incarnation) is in the shared `info`, replaced as a whole when it
+    changes. A row costs 56 bytes plus its share of the table's dict and list.
+    """
+
+    __slots__ = ("info", "state", "state_change_at")
+
+    def __init__(self, info: NodeInfo, now: float, state: NodeState = NodeState.DEAD) -> None:
+        self.info = info
+        self.state = state
         self.state_change_at = now
 
-    def set_address(self, addr: bytes, port: int) -> None:
-        if addr != self.addr or port != self.port:
-            self.addr = canonical_bytes(addr)
-            self.address = address_of(addr, port)
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def addr(self) -> bytes:
+        return self.info.addr
 
     @property
     def port(self) -> int:
-        return self.address.port
+        return self.info.port
+
+    @property
+    def address(self) -> Address:
+        return self.info.address
+
+    @property
+    def meta(self) -> bytes:
+        return self.info.meta
+
+    @property
+    def vsn(self) -> bytes:
+        return self.info.vsn
+
+    @property
+    def incarnation(self) -> int:
+        return self.info.incarnation
+
+    @incarnation.setter
+    def incarnation(self, incarnation: int) -> None:
+        i = self.info
+        self.info = node_info(i.name, i.addr, i.port, i.meta, i.vsn, incarnation)
 
     @property
     def protocol_max(self) -> int:
-        return self.vsn[1] if len(self.vsn) > 1 else 0
+        vsn = self.info.vsn
+        return vsn[1] if len(vsn) > 1 else 0
 
     def dead_or_left(self) -> bool:
         return self.state >= NodeState.DEAD
 
     def to_alive(self) -> Alive:
-        return Alive(self.incarnation, self.name, self.addr, self.port, self.meta, self.vsn)
+        i = self.info
+        return Alive(i.incarnation, i.name, i.addr, i.port, i.meta, i.vsn)
 
 
 class MembershipListener(Protocol):
@@ -138,6 +189,16 @@ class Membership:
         """Is any other node neither dead nor left (memberlist anyAlive)?"""
         return any(n.name != self.name and not n.dead_or_left() for n in self.nodes)
 
+    def is_old_news(self, name: str, incarnation: int, addr: bytes, port: int) -> bool:
+        """Would `apply_alive` ignore this alive news without a trace? True (the common case
+        in a push-pull) for another node we know at this address and at least this
+        incarnation; False means "apply it and see"."""
+        entry = self.node_map.get(name)
+        if entry is None or name == self.name:
+            return False
+        info = entry.info
+        return incarnation <= info.incarnation and port == info.port and addr == info.addr
+
     # ---- broadcasting ---------------------------------------------------------------------
 
     def _broadcast(self, name: str, msg: Alive | Suspect | Dead, notify: object = None) -> None:
@@ -161,7 +222,8 @@ class Membership:
         state = self.node_map.get(a.node)
         updates_node = False
         if state is None:
-            state = NodeEntry(a.node, a.addr, a.port, a.meta, vsn if len(vsn) > 5 else b"", now)
+            info = node_info(a.node, a.addr, a.port, a.meta, vsn if len(vsn) > 5 else b"", 0)
+            state = NodeEntry(info, now)
             self._insert(state)
         elif state.addr != a.addr or state.port != a.port:
             reclaim = self.config.dead_node_reclaim_time
@@ -183,11 +245,8 @@ class Membership:
             self.refute(state, a.incarnation)
             return
         self._broadcast(a.node, a)
-        if vsn:
-            state.vsn = canonical_bytes(vsn)
-        state.incarnation = a.incarnation
-        state.meta = canonical_bytes(a.meta)
-        state.set_address(a.addr, a.port)
+        vsn = vsn or state.vsn
+        state.info = node_info(state.name, a.addr, a.port, a.meta, vsn, a.incarnation)
         if state.state != NodeState.ALIVE:
             state.state = NodeState.ALIVE
             state.state_change_at = now
@@ -267,6 +326,28 @@ class Membership:
         me.incarnation = inc
         self.awareness.apply_delta(1)
         self._broadcast(me.name, me.to_alive())
+
+    # ---- seeding --------------------------------------------------------------------------
+
+    def seed_alive(self, now: float, infos: Iterable[NodeInfo]) -> list[NodeEntry]:
+        """Add other nodes as alive, as if a push-pull had brought the news long ago.
+
+        For a simulator that starts from a converged cluster: each entry is what `apply_alive`
+        would leave, but nothing is broadcast and the listener is not told (the caller seeds
+        the layer above itself). The probe order is reshuffled once at the end, as after a
+        probe round, instead of drawing a random slot per newcomer.
+
+        Raises:
+            ValueError: a name is ours or already known (the table is left unchanged).
+        """
+        entries = [NodeEntry(info, now, NodeState.ALIVE) for info in infos]
+        names = {entry.name for entry in entries}
+        if len(names) != len(entries) or self.name in names or not names.isdisjoint(self.node_map):
+            raise ValueError(f"seeded names must be new to the member table of {self.name!r}")
+        self.node_map.update((entry.name, entry) for entry in entries)
+        self.nodes.extend(entries)
+        self.rng.shuffle(self.nodes)
+        return entries
 
     # ---- table maintenance ----------------------------------------------------------------
 

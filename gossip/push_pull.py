@@ -68,8 +68,9 @@ class StateSync:
 
     def local_state(self, join: bool) -> PushPull:
         nodes = tuple(
-            PushNodeState(n.name, n.addr, n.port, n.meta, n.incarnation, n.state, n.vsn)
+            PushNodeState(i.name, i.addr, i.port, i.meta, i.incarnation, n.state, i.vsn)
             for n in self.membership.nodes
+            for i in (n.info,)
         )
         return PushPull(join, nodes, self.delegate.local_state(join))
 
@@ -90,6 +91,18 @@ class StateSync:
         at = now + push_pull_scale(self.config.push_pull_interval, n)
         self.deadlines.schedule(("push_pull",), at)
 
+    def restagger(self, now: float) -> None:
+        """Redraw the next push-pull uniformly within one period for the current table size.
+
+        For a node seeded into a converged cluster: its peers' exchanges are spread over the
+        period, as in a cluster that has been running for a while.
+        """
+        if self.config.push_pull_interval <= 0:
+            return
+        self.deadlines.cancel(("push_pull_wait",))
+        period = push_pull_scale(self.config.push_pull_interval, self.membership.num_nodes())
+        self.deadlines.schedule(("push_pull",), now + self.membership.rng.random() * period)
+
     def merge(self, now: float, remote: PushPull) -> str | None:
         """memberlist mergeRemoteState: version gate, then the table, then serf's state."""
         error = verify_protocol(self.membership.nodes, remote.nodes)
@@ -98,6 +111,8 @@ class StateSync:
         membership = self.membership
         for r in remote.nodes:
             if r.state == NodeState.ALIVE:
+                if membership.is_old_news(r.name, r.incarnation, r.addr, r.port):
+                    continue  # most of a converged table: skip building an Alive to ignore
                 if len(r.addr) in (4, 16):
                     alive = Alive(r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn)
                     membership.apply_alive(now, alive)

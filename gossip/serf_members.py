@@ -13,12 +13,12 @@ reaped. Events are queued for the owner in the order the changes happened.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 
 from gossip.config import SerfConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.events import GossipEvent, MemberEvent, MemberEventType
-from gossip.flyweights import EMPTY_TAGS, safe_tags_of
+from gossip.flyweights import safe_tags_of
 from gossip.lamport import LamportClock
 from gossip.member_state import MemberState
 from gossip.membership import NodeEntry
@@ -141,10 +141,10 @@ class MemberTable:
     def notify_join(self, now: float, node: NodeEntry) -> None:
         """serf handleNodeJoin: a new member, or a failed/left one back with a new incarnation."""
         member = self.states.get(node.name)
-        tags = self.decode_tags(node.meta)
+        self.check_tags(node.meta)
         if member is None:
             old = MemberStatus.NONE
-            member = MemberState(node.name, node.address, tags)
+            member = MemberState(node.info)
             intent = self.recent_intents.get(node.name)
             if intent is not None:
                 member.status_ltime = intent[1]
@@ -155,13 +155,30 @@ class MemberTable:
             old = member.status
             member.status = MemberStatus.ALIVE
             member.leave_time = 0.0
-            member.address, member.tags = node.address, tags
+            member.info = node.info
         member.set_versions(node.vsn)
         if old is MemberStatus.FAILED and member in self.failed:
             self.failed.remove(member)
         if old is MemberStatus.LEFT and member in self.left:
             self.left.remove(member)
         self.emit(MemberEventType.JOIN, member)
+
+    def seed_alive(self, nodes: Iterable[tuple[NodeEntry, int]]) -> None:
+        """Add alive members, each with its join intent (at the paired LTime) applied.
+
+        What `notify_join` plus that intent leave, minus the events: for a simulator that
+        starts from a converged cluster. A member already listed (ourselves) only takes the
+        newer LTime. The caller witnesses the LTimes on the clock.
+        """
+        states = self.states
+        for node, ltime in nodes:
+            member = states.get(node.name)
+            if member is None:
+                self.check_tags(node.meta)
+                member = states[node.name] = MemberState(node.info)
+                member.set_versions(node.vsn)
+            member.status_ltime = max(member.status_ltime, ltime)
+        self.version += 1
 
     def notify_leave(self, now: float, node: NodeEntry) -> None:
         """serf handleNodeLeave: leaving -> left (graceful), alive -> failed (crash)."""
@@ -185,17 +202,15 @@ class MemberTable:
         member = self.states.get(node.name)
         if member is None:
             return
-        member.address = node.address
-        member.tags = self.decode_tags(node.meta)
+        self.check_tags(node.meta)
+        member.info = node.info
         member.set_versions(node.vsn)
         self.emit(MemberEventType.UPDATE, member)
 
-    def decode_tags(self, meta: bytes) -> Mapping[str, str]:
-        tags = safe_tags_of(meta)
-        if tags is None:
+    def check_tags(self, meta: bytes) -> None:
+        """Count meta that is not serf tags (the member then shows no tags)."""
+        if safe_tags_of(meta) is None:
             self.decode_errors += 1
-            return EMPTY_TAGS
-        return tags
 
     # ---- reaping ----------------------------------------------------------------------------
 

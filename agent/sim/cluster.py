@@ -20,6 +20,7 @@ only reads state or changes the world at the current instant (kill, partition, p
 from __future__ import annotations
 
 import contextlib
+import gc
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -35,6 +36,7 @@ from agent.sim.node import (
     describe_conditions,
     node_address,
     resolve_seed,
+    seed_converged,
     serf_core_factory,
 )
 from agent.sim.process import SimProcess
@@ -119,6 +121,41 @@ class SimCluster:
         self._nodes[name] = node
         self._trace.add(self.now, name, "add", f"{node.addr} tags={sorted(node.tags.items())}")
         return node
+
+    def add_converged(
+        self, names: Iterable[str], tags: Mapping[str, str] | None = None
+    ) -> list[SimNode]:
+        """Start nodes that already form one converged cluster among themselves.
+
+        As if each had joined the first one and all gossip had settled: every new node lists
+        every other alive (memberlist state alive at its announced incarnation; serf status
+        alive with its join intent applied; Lamport clocks past every join intent), with no
+        broadcasts pending and no member events emitted. Existing nodes are not involved. This
+        skips the O(N^2) join storm so big clusters can be measured in steady state; from here
+        on everything is simulated as usual (a later `join` to any of them works).
+
+        Raises:
+            ValueError: a name is taken or repeated.
+            TypeError: the core factory does not build `SerfCore`s.
+        """
+        names = list(names)
+        if len(set(names)) != len(names):
+            raise ValueError("add_converged needs distinct names")
+        for name in names:
+            if name in self._nodes:
+                raise ValueError(f"node {name!r} already exists")
+        nodes = [self.add_node(name, tags) for name in names]
+        collecting = gc.isenabled()
+        gc.disable()  # N^2 long-lived records: collections meanwhile would rescan them all
+        try:
+            seed_converged([node.core for node in nodes], self.now)
+        finally:
+            if collecting:
+                gc.enable()
+        for node in nodes:
+            node.process.flush()
+        self._trace.add(self.now, "*", "converged", f"{len(nodes)} nodes")
+        return nodes
 
     def node(self, name: str) -> SimNode:
         """The handle for `name`; KeyError if there is no such node."""

@@ -74,6 +74,42 @@ def serf_core_factory(
     return SerfCore(config, name=name, addr=addr, tags=tags, rng=rng, now=now)
 
 
+def seed_converged(cores: Sequence[ClusterCore], now: float) -> None:
+    """Give every core the member table a finished join of all of them would leave.
+
+    Each core learns every other as alive at the incarnation that core announced, with serf
+    status alive and a join intent applied: core i's intent carries Lamport time `base + i`
+    (`base` = the highest member clock among them, as if they had joined one after another),
+    and every member clock witnesses the last one. Nothing is broadcast (each core's queued
+    announcement of itself is dropped, as if gossiped long ago) and no member events are
+    emitted; the probe order is each core's own random one, as after a real join. Each
+    core's next push-pull is redrawn uniformly within its (now scaled) interval, as in a
+    cluster that has run for a while, rather than all falling due a full interval from now.
+
+    Raises:
+        TypeError: a core is not a `SerfCore` (fakes have no member table to seed).
+        ValueError: two cores already know one of the names.
+    """
+    serfs = [core for core in cores if isinstance(core, SerfCore)]
+    if len(serfs) != len(cores):
+        raise TypeError("seeding a converged cluster needs SerfCore cores")
+    base = max((core.clock.time() for core in serfs), default=1)
+    infos = [core.swim.membership.local().info for core in serfs]
+    ltimes = [base + i for i in range(len(serfs))]
+    for core in serfs:
+        membership = core.swim.membership
+        entries = iter(membership.seed_alive(now, (i for i in infos if i.name != core.name)))
+        own = membership.local()
+        nodes = [
+            (own if info.name == core.name else next(entries), ltime)
+            for info, ltime in zip(infos, ltimes, strict=True)
+        ]
+        core.table.seed_alive(nodes)
+        core.clock.witness(ltimes[-1] if ltimes else base)
+        core.swim.broadcasts.reset()  # its own alive went out long ago
+        core.swim.sync.restagger(now)
+
+
 class SimEvent(NamedTuple):
     """A member event as one node saw it: `kind` is a MemberEventType value ("member-join")."""
 
