@@ -100,29 +100,41 @@ class ClientRole:
     async def members(self) -> MembersView:
         """Status.Members forwarded to a server (nomad#1382).
 
+        Like Nomad's Client.RPC, a server that does not answer is moved to the back of the
+        order and the next one is tried within the same call, so one dead server costs the
+        caller one RPC timeout, not an error.
+
         Raises:
-            AgentError: no server is known (`no servers`), or the server did not answer.
+            AgentError: no server is known (`no servers`), or none of them answered.
         """
-        loop = asyncio.get_running_loop()
+        error = "no servers"
+        for _ in range(max(1, len(self.rpc.servers()))):
+            answer = await self._ask_members()
+            if answer is None:
+                break
+            reply = answer.reply
+            if reply is not None and not reply.error:
+                try:
+                    members = [MemberInfo.from_row(row) for row in reply.members]
+                except (TypeError, ValueError) as exc:
+                    raise AgentError(f"rpc error: bad members reply: {exc}") from None
+                return MembersView(reply.server_name, reply.region, reply.datacenter, members)
+            error = answer.error or (reply.error if reply else "rpc error")
+        raise AgentError(error)
+
+    async def _ask_members(self) -> MembersAnswered | None:
+        """One Status.Members call to the current server; None when no server is known."""
         token = self.rpc.request_members(self.runtime.now())
         if token is None:
-            raise AgentError("no servers")
-        future: asyncio.Future[MembersAnswered] = loop.create_future()
+            return None
+        future: asyncio.Future[MembersAnswered] = asyncio.get_running_loop().create_future()
         self._waiting[token] = future
         self.runtime.flush()
         await self.runtime.wait([future], self.rpc.request_timeout + 1.0)
         self._waiting.pop(token, None)
         if not future.done():
-            raise AgentError("rpc error: timed out waiting for a server")
-        answer = future.result()
-        reply = answer.reply
-        if reply is None or reply.error:
-            raise AgentError(answer.error or (reply.error if reply else "rpc error"))
-        try:
-            members = [MemberInfo.from_row(row) for row in reply.members]
-        except (TypeError, ValueError) as exc:
-            raise AgentError(f"rpc error: bad members reply: {exc}") from None
-        return MembersView(reply.server_name, reply.region, reply.datacenter, members)
+            return MembersAnswered(token, None, "rpc error: timed out waiting for a server")
+        return future.result()
 
     def on_event(self, event: MembersAnswered) -> None:
         future = self._waiting.pop(event.token, None)

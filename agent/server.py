@@ -40,11 +40,13 @@ from agent.runtime.driver import ResolveError, Resolver, Runtime
 from agent.snapshot import SnapshotKeeper, rejoin_targets
 from agent.version import build_tag
 from gossip.events import (
+    ConflictResolved,
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
     LeaveCompleted,
     MemberEvent,
+    NameConflictDetected,
     format_multierror,
 )
 from gossip.serf import SerfCore, SerfState
@@ -246,6 +248,29 @@ class ServerRole:
             log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
             self.observe_servers()
             self._save_snapshot()
+            return
+        if isinstance(event, NameConflictDetected):
+            if event.local:
+                log.error(
+                    "serf: Node name conflicts with another node at %s. Names must be unique! "
+                    "(Resolution enabled: %s)",
+                    event.other,
+                    str(event.resolution_enabled).lower(),
+                )
+            else:
+                log.warning(
+                    "serf: Name conflict for '%s' both %s and %s are claiming",
+                    event.node,
+                    event.existing,
+                    event.other,
+                )
+            return
+        if isinstance(event, ConflictResolved):
+            tally = f"[{event.matching} / {event.responses}]"
+            if event.won:
+                log.info("serf: majority in name conflict resolution %s", tally)
+            else:  # the core has shut down: this server is out of the pool, as in serf
+                log.error("serf: minority in name conflict resolution, quitting %s", tally)
             return
         future = self._pending.pop(event.token, None)
         if future is not None and not future.done():

@@ -399,14 +399,8 @@ def test_clients_fail_over_when_a_server_crashes(cluster: Cluster) -> None:
         assert go_seconds(stats["last_heartbeat"]) < ttl + HEARTBEAT_GRACE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent bug: a client forwards /v1/agent/members only to the head of its server "
-    "order and answers 500 'RPC failed to server <dead>:4647: i/o timeout' after 2 s; "
-    "Nomad 0.7's Client.RPC tries the next server in the same call (connection refused "
-    "from a killed server is immediate), so the request is answered by a live server",
-)
 def test_client_members_right_after_its_server_crashes(cluster: Cluster) -> None:
+    """Nomad's Client.RPC tries the next server within the same call."""
     wait_converged(cluster, clients_registered=True)
     victim = current_server(cluster, "client1")
     cluster[victim].kill()

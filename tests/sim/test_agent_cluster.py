@@ -260,3 +260,15 @@ async def test_after_a_graceful_leave_rejoin_needs_rejoin_after_leave(
     world.run(2.0)
     expected = {f"{n}.global" for n in SERVERS} if rejoin_after_leave else {"s3.global"}
     assert alive_names(agent) == expected
+
+
+async def test_client_members_go_to_the_next_server_when_its_server_is_dead(
+    world: SimAgents,
+) -> None:
+    await three_servers(world)
+    c1, _ = await clients(world)
+    assert world.run_until(lambda: len(c1.client.servers()) == 3, TIMEOUT)  # type: ignore[union-attr]
+    used = (await c1.members()).server_name
+    world.crash(used)
+    view = await c1.members()  # one timeout on the dead server, then a live one answers
+    assert view.server_name != used
