@@ -24,6 +24,7 @@ from agent.addresses import split_host_port
 from agent.rpc.driver import BeforeSend, RpcEventCallback, flush_messages
 from agent.rpc.endpoint import MessageCore, RpcEvent
 from agent.rpc.wire import HEADER_BYTES, RpcDecodeError, frame_length
+from agent.runtime.loop_timer import LoopTimer
 
 log = logging.getLogger("gossip_agent.rpc")
 
@@ -99,8 +100,7 @@ class AioRpcRuntime:
         self._before_send: BeforeSend | None = None
         self._peers: dict[str, _Peer] = {}
         self._inbound: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline_at: float | None = None
+        self._timer = LoopTimer(loop, self._on_timer)
         self._last_now = loop.time()
         self._closed = False
         self.core_errors = 0
@@ -163,8 +163,7 @@ class AioRpcRuntime:
             return
         self._closed = True
         self._core = None
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel()
         if self._server is not None:
             self._server.close()
         tasks = [p.task for p in self._peers.values()] + list(self._inbound)
@@ -190,14 +189,7 @@ class AioRpcRuntime:
             self._on_event(event)
 
     def set_deadline(self, at: float | None) -> None:
-        if at == self._deadline_at and (at is None or self._timer is not None):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._deadline_at = at
-        if at is not None:
-            self._timer = self._loop.call_at(max(at, self._loop.time()), self._on_timer)
+        self._timer.set(at)
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -210,12 +202,10 @@ class AioRpcRuntime:
             self.core_errors += 1
             log.exception("rpc core failed handling %s", what)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def _on_timer(self, at: float | None) -> None:
         core = self._core
         if core is None:
             return
-        at, self._deadline_at = self._deadline_at, None
         now = self.now()
         if at is not None and at > now:
             now = self._last_now = at  # call_at may fire a clock tick early

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from agent.runtime.base import Endpoint, flush_outputs
 from agent.runtime.driver import EventCallback, ResolveError
+from agent.runtime.loop_timer import LoopTimer
 from gossip.codec import stream_message_length
 from gossip.errors import DecodeError
 from gossip.events import GossipEvent
@@ -82,8 +83,7 @@ class AioRuntime:
         self._core: Endpoint | None = None
         self._on_event: EventCallback | None = None
         self._last_now = loop.time()
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline_at: float | None = None
+        self._timer = LoopTimer(loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.core_errors = 0
@@ -152,9 +152,7 @@ class AioRuntime:
             return
         self._closed = True
         self._core = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:
@@ -185,14 +183,7 @@ class AioRuntime:
             self._on_event(event)
 
     def set_deadline(self, at: float | None) -> None:
-        if at == self._deadline_at and (at is None or self._timer is not None):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._deadline_at = at
-        if at is not None:
-            self._timer = self._loop.call_at(max(at, self._loop.time()), self._on_timer)
+        self._timer.set(at)
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -207,13 +198,10 @@ class AioRuntime:
             log.exception("core failed handling %s", what)
             return None
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def _on_timer(self, at: float | None) -> None:
         core = self._core
         if core is None:
             return
-        at = self._deadline_at
-        self._deadline_at = None
         now = self.now()
         if at is not None and at > now:
             now = self._last_now = at  # call_at may fire a clock tick early

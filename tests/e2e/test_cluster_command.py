@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cluster_harness import can_bind
 
 from agent.topology import AGENTS, SERVERS
 
@@ -31,16 +32,7 @@ EXIT_DEADLINE = 20.0
 _ROW = re.compile(r"^\s+(server\d|client\d)\s+(server|client)\s+(\d+)\s+(http://\S+)", re.M)
 
 
-def _can_bind(ip: str) -> bool:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((ip, 0))
-    except OSError:
-        return False
-    return True
-
-
-_MISSING = [a.loopback_ip for a in AGENTS if not _can_bind(a.loopback_ip)]
+_MISSING = [a.loopback_ip for a in AGENTS if not can_bind(a.loopback_ip)]
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
