@@ -236,9 +236,16 @@ class RaftStub:
     # ---- outputs ------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When `handle_timer` should be called next, or None (after shutdown)."""
-        if self._leadership is not None:
-            return min(self._leadership.heartbeat_at, self._leadership.lease_at)
+        """When `handle_timer` should be called next, or None (after shutdown, or while a
+        leader has no followers)."""
+        lead = self._leadership
+        if lead is not None:
+            if not lead.progress:
+                # A lone voter has no one to heartbeat and is its own quorum, so it needs no
+                # timer (hashicorp runs no replication goroutines then); a follower added
+                # later makes the stale deadlines fire at once.
+                return None
+            return min(lead.heartbeat_at, lead.lease_at)
         return self._election_at
 
     def messages_to_send(self) -> list[tuple[str, RaftMessage]]:

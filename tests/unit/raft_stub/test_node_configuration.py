@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from raft_helpers import A, B, C, D, campaign, config_entry, entry, events, leader_of, make, servers
 
@@ -11,6 +13,7 @@ from raft_stub import (
     EntryType,
     LeaderChanged,
     PersistentState,
+    RaftConfig,
     RaftState,
     RaftStub,
     ServerEntry,
@@ -121,3 +124,22 @@ def test_with_voter_updates_in_place_or_appends() -> None:
     current = (ServerEntry(A, A), ServerEntry(B, "old:4647", "Nonvoter"))
     assert with_voter(current, ServerEntry(B, B, "Nonvoter")) == servers(A, B)
     assert with_voter(current, ServerEntry(C, C)) == (*current, ServerEntry(C, C))
+
+
+def test_a_lone_leader_sleeps_until_it_has_a_follower() -> None:
+    """No heartbeats or lease checks for a single voter (idle wake-ups of a dev agent)."""
+    me, other = "127.0.0.1:4647", "127.0.0.2:4647"
+    raft = RaftStub(
+        RaftConfig(server_id=me, address=me, bootstrap_expect=1), rng=random.Random(1), now=0.0
+    )
+    at = raft.next_deadline()
+    assert at is not None
+    raft.handle_timer(at)
+    assert raft.is_leader and raft.next_deadline() is None
+    assert raft.add_voter(at + 1.0, ServerEntry(other, other))
+    due = raft.next_deadline()
+    assert due is not None and due <= at + 1.0
+    raft.handle_timer(at + 1.0)
+    assert raft.is_leader  # the new follower counts as heard from: no step-down
+    sent = raft.messages_to_send()
+    assert any(dst == other and isinstance(m, AppendEntries) for dst, m in sent)
