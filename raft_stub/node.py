@@ -108,6 +108,7 @@ class RaftStub:
         """When a valid leader's AppendEntries last arrived (stats and stickiness)."""
         self.state_version = 0
         """Bumped whenever term, vote or log change: save `persistent_state()` then."""
+        self._stats: tuple[tuple[object, ...], dict[str, str]] | None = None
         self.dropped_messages = 0
         """Messages that were well-typed but malformed (gaps, bad configurations)."""
         self._events: deque[RaftEvent] = deque()
@@ -291,6 +292,16 @@ class RaftStub:
             last_contact = "never"
         else:
             last_contact = seconds_to_go_duration(max(0.0, now - self.last_contact_at))
+        key = (self.state, self.term, self.state_version, self.commit_index)
+        if self._stats is None or self._stats[0] != key:
+            self._stats = (key, self._stats_block())
+        block = dict(self._stats[1])
+        block["last_contact"] = last_contact
+        return block
+
+    def _stats_block(self) -> dict[str, str]:
+        """Everything but `last_contact`; reused while the key in `stats` holds (`/self`
+        reads it on every request)."""
         snap = RaftSnapshot(
             state=self.state.value,
             term=self.term,
@@ -302,7 +313,7 @@ class RaftStub:
             configuration=self.log.configuration,
             configuration_index=self.log.configuration_index,
             self_id=self.config.server_id,
-            last_contact=last_contact,
+            last_contact="",
         )
         return stats_block(snap)
 
