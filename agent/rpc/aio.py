@@ -24,6 +24,7 @@ from agent.addresses import split_host_port
 from agent.rpc.driver import BeforeSend, RpcEventCallback, flush_messages
 from agent.rpc.endpoint import MessageCore, RpcEvent
 from agent.rpc.wire import HEADER_BYTES, RpcDecodeError, frame_length
+from agent.runtime.driver import wait_until_done
 from agent.runtime.loop_timer import LoopTimer
 
 log = logging.getLogger("gossip_agent.rpc")
@@ -154,9 +155,7 @@ class AioRpcRuntime:
             flush_messages(self._core, self, self._before_send)
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
-        pending = [f for f in futures if not f.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, timeout))
+        await wait_until_done(futures, timeout)
 
     async def close(self) -> None:
         if self._closed:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from agent.runtime.base import Endpoint, flush_outputs
-from agent.runtime.driver import EventCallback, ResolveError
+from agent.runtime.driver import EventCallback, ResolveError, wait_until_done
 from agent.runtime.loop_timer import LoopTimer
 from gossip.codec import stream_message_length
 from gossip.errors import DecodeError
@@ -143,9 +143,7 @@ class AioRuntime:
             flush_outputs(self._core, self)
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
-        pending = [f for f in futures if not f.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, timeout))
+        await wait_until_done(futures, timeout)
 
     async def close(self) -> None:
         if self._closed:

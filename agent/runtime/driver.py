@@ -58,6 +58,13 @@ class Runtime(Protocol):
         ...
 
 
+async def wait_until_done(futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
+    """`Runtime.wait` on a real event loop: the asyncio drivers of both ports share it."""
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=max(0.0, timeout))
+
+
 class Resolver(Protocol):
     async def resolve(self, host: str, timeout: float) -> list[str]:
         """IP addresses of `host`, in resolver order, without duplicates.
