@@ -73,6 +73,10 @@ class ClientRpc:
         self._out: list[tuple[str, bytes]] = []
         self._events: deque[MembersAnswered] = deque()
         self._heartbeat: tuple[int, _Pending] | None = None
+        self._list_version = 0
+        """Bumped when the list is replaced: a reply to a heartbeat sent before that must
+        not undo the replacement with the servers it learned."""
+        self._heartbeat_list_version = 0
         self._members: dict[int, _Pending] = {}
         self._next_heartbeat_at: float | None = None
         self._registered = False
@@ -91,13 +95,15 @@ class ClientRpc:
         fresh = sorted(set(servers))
         self.rng.shuffle(fresh)
         self._order = fresh
+        self._list_version += 1
         idle = self._heartbeat is None and self._next_heartbeat_at is None
         if fresh and self._heartbeat is None and (idle or not self._registered):
             self._next_heartbeat_at = now
 
     def _learn(self, servers: Sequence[str]) -> None:
         """Servers from a heartbeat reply replace the list; the current one stays first."""
-        if not servers or sorted(servers) == self.servers():
+        stale = self._heartbeat_list_version != self._list_version
+        if stale or not servers or sorted(servers) == self.servers():
             return
         keep = [s for s in self._order if s in servers]
         new = [s for s in servers if s not in keep]
@@ -198,6 +204,7 @@ class ClientRpc:
         server = self._order[0]
         req_id = next(self._ids)
         self._heartbeat = (req_id, _Pending(server, now + self.request_timeout))
+        self._heartbeat_list_version = self._list_version
         kind = FrameKind.NODE_HEARTBEAT if self._registered else FrameKind.NODE_REGISTER
         call = NodeHeartbeat(req_id, self.node_id, self.node_name, self.addr)
         self._send(server, kind, call.to_body())

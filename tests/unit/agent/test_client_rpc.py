@@ -126,3 +126,16 @@ def test_malformed_frames_are_counted_not_raised() -> None:
     client.handle_frame(0.0, Frame(S1, FrameKind.NODE_REPLY, ["junk"]))
     client.handle_frame(0.0, Frame(S1, FrameKind.RAFT, b""))
     assert client.malformed == 2
+
+
+def test_a_reply_to_a_heartbeat_sent_before_a_list_replacement_does_not_undo_it() -> None:
+    client = make(servers=(S1,))
+    client.handle_timer(0.0)
+    [(_, frame)] = sent(client)
+    client.replace_servers(0.05, (S1, S3))  # POST /v1/agent/servers while the call is out
+    reply(client, 0.1, NodeHeartbeat.from_body(frame.body).req_id, servers=(S1, S2))
+    assert client.registered and client.servers() == [S1, S3]
+    client.handle_timer(client.next_deadline() or 0.0)
+    [(_, frame)] = sent(client)
+    reply(client, 20.0, NodeHeartbeat.from_body(frame.body).req_id, servers=(S1, S2))
+    assert client.servers() == [S1, S2]  # the next heartbeat's answer is learned as usual
