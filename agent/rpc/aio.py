@@ -102,7 +102,6 @@ class AioRpcRuntime:
         self._peers: dict[str, _Peer] = {}
         self._inbound: set[asyncio.Task[None]] = set()
         self._timer = LoopTimer(loop, self._on_timer)
-        self._last_now = loop.time()
         self._closed = False
         self.core_errors = 0
 
@@ -140,9 +139,7 @@ class AioRpcRuntime:
     # ---- RpcRuntime -----------------------------------------------------------------------
 
     def now(self) -> float:
-        now = max(self._loop.time(), self._last_now)
-        self._last_now = now
-        return now
+        return self._timer.now()
 
     def attach(
         self, core: MessageCore, on_event: RpcEventCallback, before_send: BeforeSend | None = None
@@ -201,14 +198,10 @@ class AioRpcRuntime:
             self.core_errors += 1
             log.exception("rpc core failed handling %s", what)
 
-    def _on_timer(self, at: float | None) -> None:
+    def _on_timer(self, now: float) -> None:
         core = self._core
-        if core is None:
-            return
-        now = self.now()
-        if at is not None and at > now:
-            now = self._last_now = at  # call_at may fire a clock tick early
-        self._guarded("timer", lambda: core.handle_timer(now))
+        if core is not None:
+            self._guarded("timer", lambda: core.handle_timer(now))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

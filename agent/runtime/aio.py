@@ -82,7 +82,6 @@ class AioRuntime:
         self._addr = Address("0.0.0.0", 0)
         self._core: Endpoint | None = None
         self._on_event: EventCallback | None = None
-        self._last_now = loop.time()
         self._timer = LoopTimer(loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -127,11 +126,7 @@ class AioRuntime:
         return self._addr
 
     def now(self) -> float:
-        now = self._loop.time()
-        if now < self._last_now:
-            now = self._last_now
-        self._last_now = now
-        return now
+        return self._timer.now()
 
     def attach(self, core: Endpoint, on_event: EventCallback) -> None:
         self._core = core
@@ -196,14 +191,10 @@ class AioRuntime:
             log.exception("core failed handling %s", what)
             return None
 
-    def _on_timer(self, at: float | None) -> None:
+    def _on_timer(self, now: float) -> None:
         core = self._core
-        if core is None:
-            return
-        now = self.now()
-        if at is not None and at > now:
-            now = self._last_now = at  # call_at may fire a clock tick early
-        self._guarded("timer", lambda: core.handle_timer(now))
+        if core is not None:
+            self._guarded("timer", lambda: core.handle_timer(now))
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
         core = self._core

@@ -1,7 +1,10 @@
-"""LoopTimer: the one asyncio timer a driver keeps for its core's next deadline.
+"""LoopTimer: the clock and the one timer an asyncio driver keeps for its core.
 
-Both asyncio drivers (the serf port's and the RPC port's) re-arm after every flush; most
-flushes leave the deadline where it was, so arming is skipped when nothing changed.
+Both asyncio drivers (the serf port's and the RPC port's) stamp every core input with a time
+that never goes backwards, and re-arm one `loop.call_at` after every flush; most flushes
+leave the deadline where it was, so arming is skipped when nothing changed. `call_at` may
+fire a clock tick before its deadline, so a timer input is stamped with at least the deadline
+(the core would otherwise find nothing due and re-arm the same deadline).
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from collections.abc import Callable
 
 
 class LoopTimer:
-    """`set(at)` arms `loop.call_at` for `at` (None disarms); `fire(at)` gets the deadline."""
+    """`now()` for inputs; `set(at)` arms the timer (None disarms); `fire(now)` runs it."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, fire: Callable[[float | None], None]
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, fire: Callable[[float], None]) -> None:
         self._loop = loop
         self._fire = fire
         self._handle: asyncio.TimerHandle | None = None
         self._at: float | None = None
+        self._last_now = loop.time()
+
+    def now(self) -> float:
+        """The loop's time, clamped so that it never goes backwards."""
+        self._last_now = max(self._loop.time(), self._last_now)
+        return self._last_now
 
     def set(self, at: float | None) -> None:
         if at == self._at and (at is None or self._handle is not None):
@@ -38,4 +45,7 @@ class LoopTimer:
     def _on_fire(self) -> None:
         self._handle = None
         at, self._at = self._at, None
-        self._fire(at)
+        now = self.now()
+        if at is not None and at > now:
+            now = self._last_now = at
+        self._fire(now)
