@@ -85,20 +85,32 @@ async def test_timer_follows_next_deadline() -> None:
         await rt.close()
 
 
-async def test_refused_destination_drops_frames_quietly() -> None:
-    rt = await AioRpcRuntime.open("127.0.0.1", 0)
+async def test_refused_destination_drops_frames_without_holding_up_others() -> None:
+    rt, live = await AioRpcRuntime.open("127.0.0.1", 0), await AioRpcRuntime.open("127.0.0.1", 0)
     dead = await AioRpcRuntime.open("127.0.0.1", 0)
     dead_addr = dead.addr
     await dead.close()
-    core = ScriptedCore()
+    core, live_core = ScriptedCore(), ScriptedCore()
     try:
         rt.attach(core, lambda e: None)
-        core.outbox = [(dead_addr, encode_frame(rt.addr, FrameKind.RAFT, b"x"))] * 5
+        live.attach(live_core, lambda e: None)
+        lost = encode_frame(rt.addr, FrameKind.RAFT, b"lost")
+        core.outbox = [(dead_addr, lost)] * 5
         rt.flush()
-        await asyncio.sleep(0.2)
+        peer = rt._peers[dead_addr]
+        await until(lambda: peer.dead_until > 0)  # the dial was refused...
+        assert peer.queue.empty()  # ...and what was queued for it is dropped
+        core.outbox = [(dead_addr, lost)]
+        rt.flush()
+        assert peer.queue.empty()  # within the backoff no new dial is queued
+        good = encode_frame(rt.addr, FrameKind.RAFT, b"ok")
+        core.outbox = [(live.addr, good)]
+        rt.flush()
+        await until(lambda: live_core.received == [good])
         assert rt.core_errors == 0
     finally:
         await rt.close()
+        await live.close()
 
 
 async def test_garbage_closes_only_that_connection() -> None:
