@@ -31,8 +31,8 @@ from gossip.memberlist_codec import (
     PACKET_DECODERS,
     STREAM_DECODERS,
     build,
-    decode_node_state,
     encode_node_state,
+    node_state_from_wire,
 )
 from gossip.messages import (
     AckResp,
@@ -266,6 +266,7 @@ class _Reader:
     """Successive msgpack objects from `buf[start:]`, telling a cut-off one from garbage."""
 
     def __init__(self, buf: bytes, start: int) -> None:
+        self._buf = buf
         self._start = start
         self._unpacker = msgpack.Unpacker(**UNPACK_OPTIONS, max_buffer_size=MAX_STREAM_BYTES)
         self._unpacker.feed(memoryview(buf)[start : start + MAX_STREAM_BYTES])
@@ -285,6 +286,23 @@ class _Reader:
             raise _NeedMore from None
         except Exception as exc:
             raise DecodeError(f"bad msgpack in stream: {exc!r}") from None
+
+    def take(self, count: int) -> list[bytes]:
+        """The bytes of each of the next `count` objects, checked but not decoded."""
+        unpacker, buf, base = self._unpacker, self._buf, self._start
+        out: list[bytes] = []
+        start = self.offset
+        try:
+            for _ in range(count):
+                unpacker.skip()
+                end = base + unpacker.tell()
+                out.append(bytes(buf[start:end]))
+                start = end
+        except msgpack.OutOfData:
+            raise _NeedMore from None
+        except Exception as exc:
+            raise DecodeError(f"bad msgpack in stream: {exc!r}") from None
+        return out
 
     @property
     def offset(self) -> int:
@@ -327,7 +345,8 @@ def _parse_push_pull(buf: bytes, *, keep: bool) -> tuple[PushPull | None, int]:
         for _ in range(count):
             reader.skip()
         return None, _end_of_raw(buf, reader.offset, user_len)
-    nodes = tuple(build(decode_node_state, reader.next()) for _ in range(count))
+    # Entry by entry from its own bytes: most are entries this process decoded before.
+    nodes = tuple(node_state_from_wire(entry) for entry in reader.take(count))
     start = reader.offset
     end = _end_of_raw(buf, start, user_len)
     return PushPull(join=join, nodes=nodes, user_state=bytes(buf[start:end])), end

@@ -13,9 +13,11 @@ of simulations with thousands of nodes. Framing (compound, compress, CRC, stream
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from gossip.errors import DecodeError
+from gossip.flyweights import CACHE_SIZE
 from gossip.messages import (
     AckResp,
     Alive,
@@ -44,6 +46,7 @@ from gossip.wire import (
     raw,
     text,
     uint,
+    unpack,
     vsn,
 )
 
@@ -127,8 +130,12 @@ ENCODERS: dict[type, Callable[[Any], bytes]] = {
 }
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def encode_node_state(n: PushNodeState) -> bytes:
-    """One push-pull table entry (no type byte: it follows the push-pull header)."""
+    """One push-pull table entry (no type byte: it follows the push-pull header).
+
+    Memoised: in a settled cluster every table repeats the same entries.
+    """
     body = {
         "Addr": n.addr,
         "Incarnation": n.incarnation,
@@ -204,6 +211,16 @@ def _dec_nack(m: dict[str, Any]) -> NackResp:
 
 def _dec_err(m: dict[str, Any]) -> ErrResp:
     return ErrResp(error=text(m["Error"]))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def node_state_from_wire(data: bytes) -> PushNodeState:
+    """One push-pull table entry from exactly its bytes; memoised like `encode_node_state`.
+
+    Raises:
+        DecodeError: not one msgpack map, or a bad field (errors are not memoised).
+    """
+    return build(decode_node_state, unpack(data))
 
 
 def decode_node_state(m: dict[str, Any]) -> PushNodeState:

@@ -29,7 +29,7 @@ from gossip.codec import encode
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.flyweights import CACHE_SIZE, address_of, canonical_bytes
-from gossip.messages import Alive, Dead, Suspect
+from gossip.messages import Alive, Dead, PushNodeState, Suspect
 from gossip.suspicion import Suspicion
 from gossip.timing import suspicion_k, suspicion_timeout
 from gossip.types import Address, NodeState
@@ -54,6 +54,9 @@ class NodeInfo(NamedTuple):
     incarnation: int
     address: Address
     """`addr` and `port` as an Address (itself shared)."""
+    rows: tuple[PushNodeState, ...]
+    """The node as a push-pull table entry, indexed by NodeState: every view that sends it
+    sends the same entry object (whose encoding the codec memoises)."""
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -62,15 +65,9 @@ def node_info(
 ) -> NodeInfo:
     """The shared NodeInfo for these values; raises ValueError for a bad IP length."""
     address = address_of(addr, port)
-    return NodeInfo(
-        name,
-        canonical_bytes(addr),
-        port,
-        canonical_bytes(meta),
-        canonical_bytes(vsn),
-        incarnation,
-        address,
-    )
+    addr, meta, vsn = canonical_bytes(addr), canonical_bytes(meta), canonical_bytes(vsn)
+    rows = tuple(PushNodeState(name, addr, port, meta, incarnation, s, vsn) for s in NodeState)
+    return NodeInfo(name, addr, port, meta, vsn, incarnation, address, rows)
 
 
 class NodeEntry:

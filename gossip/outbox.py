@@ -63,11 +63,15 @@ class Outbox:
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """memberlist getBroadcasts: our own news first, then serf's in the space left."""
         to_send: list[bytes] = []
-        if self.broadcasts:
+        theirs = self.delegate.has_broadcasts()
+        if not self.broadcasts:
+            if not theirs:
+                return to_send  # the usual case in a settled cluster: nothing to piggyback
+        else:
             transmit_limit = retransmit_limit(self.config.retransmit_mult, self.num_nodes())
             to_send = self.broadcasts.get_broadcasts(overhead, limit, transmit_limit)
         avail = limit - sum(len(m) + overhead for m in to_send)
-        if avail > overhead + USER_MSG_OVERHEAD and self.delegate.has_broadcasts():
+        if avail > overhead + USER_MSG_OVERHEAD and theirs:
             for msg in self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail):
                 to_send.append(b"\x08" + msg)
         return to_send

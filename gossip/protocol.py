@@ -24,18 +24,28 @@ class _Versioned(Protocol):
 
 
 def verify_protocol(local: Iterable[_Versioned], remote: Iterable[_Versioned]) -> str | None:
-    """The error text memberlist gives for an incompatible table, or None if compatible."""
+    """The error text memberlist gives for an incompatible table, or None if compatible.
+
+    The verdict depends only on the distinct (alive, Vsn) pairs, a handful in any cluster, so
+    it is reached on those; the entries are walked again only to name an offender.
+    """
     local, remote = list(local), list(remote)
+    alive = NodeState.ALIVE
+    versions = {(e.state == alive, e.vsn) for e in remote}
+    versions.update((e.state == alive, e.vsn) for e in local)
     max_pmin = max_dmin = 0
     min_pmax = min_dmax = 255
+    for is_alive, vsn in versions:
+        if is_alive and len(vsn) >= 6:
+            max_pmin, min_pmax = max(max_pmin, vsn[0]), min(min_pmax, vsn[1])
+            max_dmin, min_dmax = max(max_dmin, vsn[3]), min(min_dmax, vsn[4])
+    if all(
+        max_pmin <= _current(vsn)[0] <= min_pmax and max_dmin <= _current(vsn)[1] <= min_dmax
+        for _, vsn in versions
+    ):
+        return None
     for entry in (*remote, *local):
-        if entry.state != NodeState.ALIVE or len(entry.vsn) < 6:
-            continue
-        vsn = entry.vsn
-        max_pmin, min_pmax = max(max_pmin, vsn[0]), min(min_pmax, vsn[1])
-        max_dmin, min_dmax = max(max_dmin, vsn[3]), min(min_dmax, vsn[4])
-    for entry in (*remote, *local):
-        pcur, dcur = (entry.vsn[2], entry.vsn[5]) if len(entry.vsn) >= 6 else (0, 0)
+        pcur, dcur = _current(entry.vsn)
         if not max_pmin <= pcur <= min_pmax:
             return (
                 f"Node '{entry.name}' protocol version ({pcur}) is incompatible: "
@@ -46,4 +56,9 @@ def verify_protocol(local: Iterable[_Versioned], remote: Iterable[_Versioned]) -
                 f"Node '{entry.name}' delegate protocol version ({dcur}) is incompatible: "
                 f"[{max_dmin}, {min_dmax}]"
             )
-    return None
+    raise AssertionError("an incompatible version belongs to some entry")
+
+
+def _current(vsn: bytes) -> tuple[int, int]:
+    """(protocol, delegate) version in use; 0 for an entry without a Vsn."""
+    return (vsn[2], vsn[5]) if len(vsn) >= 6 else (0, 0)

@@ -21,7 +21,7 @@ from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError
 from gossip.membership import Membership
-from gossip.messages import Alive, Dead, ErrResp, PushNodeState, PushPull, Suspect
+from gossip.messages import Alive, Dead, ErrResp, PushPull, Suspect
 from gossip.outbox import Outbox
 from gossip.protocol import verify_protocol
 from gossip.timing import push_pull_scale
@@ -67,11 +67,7 @@ class StateSync:
         self.on_decode_error = on_decode_error
 
     def local_state(self, join: bool) -> PushPull:
-        nodes = tuple(
-            PushNodeState(i.name, i.addr, i.port, i.meta, i.incarnation, n.state, i.vsn)
-            for n in self.membership.nodes
-            for i in (n.info,)
-        )
+        nodes = tuple(n.info.rows[n.state] for n in self.membership.nodes)
         return PushPull(join, nodes, self.delegate.local_state(join))
 
     def tick(self, now: float) -> None:

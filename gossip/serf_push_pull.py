@@ -12,7 +12,7 @@ peer's event time, so history from before we joined is not delivered.
 
 from __future__ import annotations
 
-from gossip.lamport import LamportClock
+from gossip.lamport import U64, LamportClock
 from gossip.messages import JoinIntent, LeaveIntent, SerfPushPull
 from gossip.serf_codec import decode_serf, encode_serf
 from gossip.serf_members import MemberTable
@@ -66,9 +66,21 @@ class PushPullState:
         left = set(pp.left_members)
         for name in pp.left_members:
             table.on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
-        for name, ltime in pp.status_ltimes.items():
-            if name not in left:
-                table.on_join_intent(now, JoinIntent(ltime, name))
+        ltimes = pp.status_ltimes
+        top = max(ltimes.values(), default=U64)
+        if top < U64:  # witnessing each join intent's time in turn is witnessing the largest
+            table.clock.witness(top)
+            states = table.states
+            for name, ltime in ltimes.items():
+                member = states.get(name)
+                if member is not None and ltime <= member.status_ltime:
+                    continue  # old news, as most of a settled table is: nothing to do
+                if name not in left:
+                    table.on_join_intent(now, JoinIntent(ltime, name))
+        else:  # ... except where the clock wraps (or there is nothing to witness)
+            for name, ltime in ltimes.items():
+                if name not in left:
+                    table.on_join_intent(now, JoinIntent(ltime, name))
         if ignore_old:
             self.event_ring.min_time = max(self.event_ring.min_time, pp.event_ltime)
         for slot in pp.events:
