@@ -15,7 +15,6 @@ value types live here with their codecs.
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum

@@ -53,7 +53,10 @@ def reference_verify(local: list[Row], remote: list[Row]) -> str | None:
     for e in (*remote, *local):
         pcur, dcur = (e.vsn[2], e.vsn[5]) if len(e.vsn) >= 6 else (0, 0)
         if not max_pmin <= pcur <= min_pmax:
-            return f"Node '{e.name}' protocol version ({pcur}) is incompatible: [{max_pmin}, {min_pmax}]"
+            return (
+                f"Node '{e.name}' protocol version ({pcur}) is incompatible: "
+                f"[{max_pmin}, {min_pmax}]"
+            )
         if not max_dmin <= dcur <= min_dmax:
             return (
                 f"Node '{e.name}' delegate protocol version ({dcur}) is incompatible: "
