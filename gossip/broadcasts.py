@@ -69,12 +69,13 @@ _Entry = tuple[int, int, _Item]
 class TransmitLimitedQueue:
     """Broadcasts waiting to be piggybacked, each sent a limited number of times."""
 
-    __slots__ = ("_by_name", "_count", "_finished", "_ids", "_tiers")
+    __slots__ = ("_by_name", "_finished", "_ids", "_tiers", "count")
 
     def __init__(self) -> None:
         self._tiers: dict[int, list[_Entry]] = {}
         self._by_name: dict[str, _Item] = {}
-        self._count = 0
+        self.count = 0
+        """How many broadcasts are queued (read it; only the queue changes it)."""
         self._finished: list[object] = []
         self._ids = itertools.count(1)
 
@@ -138,7 +139,7 @@ class TransmitLimitedQueue:
         btree's maximum one at a time.
         """
         tiers = self._tiers
-        excess = self._count - max(0, max_retain)
+        excess = self.count - max(0, max_retain)
         while excess > 0:
             top = max(tiers)
             tier = tiers[top]
@@ -165,19 +166,19 @@ class TransmitLimitedQueue:
                 self._finish(item)
         self._tiers.clear()
         self._by_name.clear()
-        self._count = 0
+        self.count = 0
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
 
     def __repr__(self) -> str:
         sizes = {t: len(self._tiers[t]) for t in sorted(self._tiers)}
-        return f"TransmitLimitedQueue(queued={self._count}, tiers={sizes})"
+        return f"TransmitLimitedQueue(queued={self.count}, tiers={sizes})"
 
     def _insert(self, item: _Item) -> None:
         self._file(item)
-        self._count += 1
+        self.count += 1
         if item.name is not None:
             self._by_name[item.name] = item
 
@@ -200,7 +201,7 @@ class TransmitLimitedQueue:
 
     def _forget(self, item: _Item) -> None:
         """Drop the indexes of an item already unlinked from its tier."""
-        self._count -= 1
+        self.count -= 1
         if item.name is not None:
             del self._by_name[item.name]
 

@@ -24,10 +24,11 @@ from gossip.codec import decode_stream, encode, encode_compound
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError
+from gossip.flyweights import address_of
 from gossip.membership import Membership, NodeEntry
 from gossip.messages import AckResp, IndirectPing, NackResp, Ping, Suspect
 from gossip.outbox import Outbox
-from gossip.types import Address, NodeState, bytes_to_ip
+from gossip.types import Address, NodeState
 
 
 def next_tick(phase: float, interval: float, now: float) -> float:
@@ -249,7 +250,7 @@ class Prober:
             return  # as memberlist: a ping for a previous owner of this address
         dst = src
         if ping.source_addr and ping.source_port:
-            dst = Address(bytes_to_ip(ping.source_addr), ping.source_port)
+            dst = address_of(ping.source_addr, ping.source_port)
         self.outbox.send_msg(dst, encode(AckResp(ping.seq_no)))
 
     def on_ack(self, now: float, ack: AckResp) -> None:
@@ -269,10 +270,10 @@ class Prober:
 
     def on_indirect_ping(self, now: float, src: Address, req: IndirectPing) -> None:
         """Probe `req.target` on the requester's behalf; relay the ack, or a nack if asked."""
-        target = Address(bytes_to_ip(req.target), req.port or self.addr.port)
+        target = address_of(req.target, req.port or self.addr.port)
         requester = src
         if req.source_addr and req.source_port:
-            requester = Address(bytes_to_ip(req.source_addr), req.source_port)
+            requester = address_of(req.source_addr, req.source_port)
         seq = self.next_seq()
         self._acks[seq] = _Relay(requester, req.seq_no, req.nack)
         self.deadlines.schedule(("relay", seq), now + self.config.probe_timeout)

@@ -67,7 +67,10 @@ class StateSync:
         self.on_decode_error = on_decode_error
 
     def local_state(self, join: bool) -> PushPull:
-        nodes = tuple(n.info.rows[n.state] for n in self.membership.nodes)
+        """Our table and serf's state. memberlist sends its probe order; we send the name
+        index's order, which no receiver can tell apart, and which walks the entries in the
+        order they were made (much kinder to the CPU cache in a large simulated cluster)."""
+        nodes = tuple(n.info.rows[n.state] for n in self.membership.node_map.values())
         return PushPull(join, nodes, self.delegate.local_state(join))
 
     def tick(self, now: float) -> None:
@@ -101,7 +104,7 @@ class StateSync:
 
     def merge(self, now: float, remote: PushPull) -> str | None:
         """memberlist mergeRemoteState: version gate, then the table, then serf's state."""
-        error = verify_protocol(self.membership.nodes, remote.nodes)
+        error = verify_protocol(self.membership.node_map.values(), remote.nodes)
         if error is not None:
             return error
         membership = self.membership

@@ -38,7 +38,7 @@ class SerfBroadcasts:
         self._wait_ids = itertools.count(1)
 
     def __bool__(self) -> bool:
-        return bool(self.intents or self.queries or self.events)
+        return bool(self.intents.count or self.queries.count or self.events.count)
 
     def get(self, overhead: int, limit: int, num_members: int) -> list[bytes]:
         """serf's queues in serf's order: intents, then queries, then user events."""
