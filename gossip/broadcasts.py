@@ -156,7 +156,8 @@ class TransmitLimitedQueue:
     def take_finished(self) -> list[object]:
         """Notify tokens of items retired, invalidated, pruned or reset since the last call."""
         finished = self._finished
-        self._finished = []
+        if finished:  # asked after every input: keep the usual empty answer allocation-free
+            self._finished = []
         return finished
 
     def reset(self) -> None:

@@ -103,11 +103,15 @@ class Outbox:
         return token
 
     def take_datagrams(self) -> list[Datagram]:
-        out, self.datagrams = self.datagrams, []
+        out = self.datagrams
+        if out:  # drained after every input: the empty case allocates nothing
+            self.datagrams = []
         return out
 
     def take_streams(self) -> list[StreamRequest]:
-        out, self.streams = self.streams, []
+        out = self.streams
+        if out:
+            self.streams = []
         return out
 
     def clear(self) -> None:

@@ -66,9 +66,7 @@ class SerfBroadcasts:
 
     def settle(self, now: float) -> None:
         """After every input: complete the waits whose intent went out in full."""
-        self.queries.take_finished()  # queries and events carry no notify tokens
-        self.events.take_finished()
-        finished = self.intents.take_finished()
+        finished = self.intents.take_finished()  # queries and events carry no notify tokens
         if not finished or not self._waits:
             return
         for wait_id, (notify, on_sent, _) in list(self._waits.items()):

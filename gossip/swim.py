@@ -223,7 +223,7 @@ class SwimNode:
 
     def _after_input(self, now: float) -> None:
         finished = self.broadcasts.take_finished()
-        if self._leave is not None and any(t is self._leave[0] for t in finished):
+        if finished and self._leave is not None and any(t is self._leave[0] for t in finished):
             self._finish_leave(now, None)
         self.wake_gossip(now)
 
