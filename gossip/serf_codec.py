@@ -183,11 +183,15 @@ def _dec_status_ltimes(status: object) -> dict[str, int]:
         return {}
     if type(status) is not dict:
         raise DecodeError("StatusLTimes is not a map")
-    if all(type(k) is str and k.isascii() for k in status) and all(
-        type(v) is int and 0 <= v <= U64_MAX for v in status.values()
+    keys, values = status.keys(), status.values()
+    if (
+        set(map(type, keys)) <= {str}
+        and "".join(keys).isascii()
+        and set(map(type, values)) <= {int}  # `type is int`: bools are refused, as in Go
+        and min(values, default=0) >= 0
+        and max(values, default=0) <= U64_MAX
     ):
-        intern = sys.intern
-        return {intern(k): v for k, v in status.items()}
+        return dict(zip(map(sys.intern, keys), values, strict=True))
     return {name(k): uint(v, U64_MAX) for k, v in status.items()}
 
 
