@@ -58,13 +58,13 @@ class Outbox:
         self._tokens = itertools.count(1)
 
     def has_broadcasts(self) -> bool:
-        return bool(self.broadcasts) or self.delegate.has_broadcasts()
+        return self.broadcasts.count > 0 or self.delegate.has_broadcasts()
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """memberlist getBroadcasts: our own news first, then serf's in the space left."""
         to_send: list[bytes] = []
         theirs = self.delegate.has_broadcasts()
-        if not self.broadcasts:
+        if not self.broadcasts.count:
             if not theirs:
                 return to_send  # the usual case in a settled cluster: nothing to piggyback
         else:

@@ -219,20 +219,23 @@ class SerfCore:
 
     # ---- driver interface -----------------------------------------------------------------
 
+    # memberlist's inputs end with memberlist waking its gossip after everything serf did in
+    # its callbacks; serf then only settles its broadcast waits.
+
     def handle_datagram(self, now: float, src: Address, data: bytes) -> None:
         self.swim.handle_datagram(now, src, data)
-        self._after_input(now)
+        self.queues.settle(now)
 
     def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
         reply = self.swim.handle_stream(now, src, data)
-        self._after_input(now)
+        self.queues.settle(now)
         return reply
 
     def handle_stream_result(
         self, now: float, token: int, reply: bytes | None, error: str | None = None
     ) -> None:
         self.swim.handle_stream_result(now, token, reply, error)
-        self._after_input(now)
+        self.queues.settle(now)
 
     def handle_timer(self, now: float) -> None:
         self.swim.handle_timer(now)
@@ -251,10 +254,10 @@ class SerfCore:
         return min(ours, theirs)
 
     def datagrams_to_send(self) -> list[Datagram]:
-        return self.swim.datagrams_to_send()
+        return self.swim.outbox.take_datagrams()
 
     def streams_to_open(self) -> list[StreamRequest]:
-        return self.swim.streams_to_open()
+        return self.swim.outbox.take_streams()
 
     def next_event(self) -> GossipEvent | None:
         return self._events.popleft() if self._events else None
