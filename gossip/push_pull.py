@@ -108,14 +108,16 @@ class StateSync:
         if error is not None:
             return error
         membership = self.membership
+        is_old_news = membership.is_old_news
+        alive, left = NodeState.ALIVE, NodeState.LEFT
         for r in remote.nodes:
-            if r.state == NodeState.ALIVE:
-                if membership.is_old_news(r.name, r.incarnation, r.addr, r.port):
+            if r.state == alive:
+                if is_old_news(r.name, r.incarnation, r.addr, r.port):
                     continue  # most of a converged table: skip building an Alive to ignore
                 if len(r.addr) in (4, 16):
-                    alive = Alive(r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn)
-                    membership.apply_alive(now, alive)
-            elif r.state == NodeState.LEFT:
+                    news = Alive(r.incarnation, r.name, r.addr, r.port, r.meta, r.vsn)
+                    membership.apply_alive(now, news)
+            elif r.state == left:
                 membership.apply_dead(now, Dead(r.incarnation, r.name, r.name))
             else:  # a peer's dead or suspect only makes us suspect
                 membership.apply_suspect(now, Suspect(r.incarnation, r.name, self.name))

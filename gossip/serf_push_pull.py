@@ -16,7 +16,6 @@ from gossip.lamport import U64, LamportClock
 from gossip.messages import JoinIntent, LeaveIntent, SerfPushPull
 from gossip.serf_codec import decode_serf, encode_serf
 from gossip.serf_members import MemberTable
-from gossip.types import MemberStatus
 from gossip.user_events import EventRing
 
 
@@ -41,7 +40,7 @@ class PushPullState:
         state = SerfPushPull(
             ltime=clock.time(),
             status_ltimes={name: m.status_ltime for name, m in states.items()},
-            left_members=tuple(n for n, m in states.items() if m.status is MemberStatus.LEFT),
+            left_members=tuple(m.name for m in self.table.left),  # serf's leftMembers order
             event_ltime=event_clock.time(),
             events=tuple(self.event_ring.slots),
             query_ltime=query_clock.time(),

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core_helpers import PROBER, make_core, view
+
 from gossip.codec import decode_stream, encode_stream
 from gossip.config import SerfConfig
 from gossip.deadlines import DeadlineQueue
@@ -117,6 +119,41 @@ def test_a_bad_entry_fails_every_time_and_poisons_nothing() -> None:
         with pytest.raises(DecodeError):
             decode_stream(bad)
     assert decode_stream(good).nodes == (entry("a", 1),)
+
+
+# ---- merging a table: each entry judged on its own ------------------------------------------
+
+
+def test_every_entry_of_a_pushed_table_is_judged_by_its_own_state() -> None:
+    """A mix of news and old news in one table: skipping the old must not skew the rest."""
+    core = make_core("me", "10.0.0.1")
+    rows = [entry(f"new{i}", 1) for i in range(4)]
+    rows.insert(2, entry("left1", 3, NodeState.LEFT))  # unknown: nothing to mark left
+    rows.append(entry("new0", 1))  # a repeat: old news by now
+    rows.append(entry("sus", 2, NodeState.SUSPECT))  # unknown: a suspicion needs an entry
+    rows.append(entry("new5", 7))
+    request = encode_stream(PushPull(False, tuple(rows), b""), compress=False)
+    core.handle_stream(1.0, PROBER, request)
+    assert {f"new{i}": view(core, f"new{i}") for i in (0, 1, 2, 3, 5)} == {
+        "new0": (NodeState.ALIVE, 1),
+        "new1": (NodeState.ALIVE, 1),
+        "new2": (NodeState.ALIVE, 1),
+        "new3": (NodeState.ALIVE, 1),
+        "new5": (NodeState.ALIVE, 7),
+    }
+    assert view(core, "left1") is None and view(core, "sus") is None
+    # A second table: our entries are old news, one is left, one suspect.
+    again = [entry(f"new{i}", 1) for i in range(4)]
+    again[1] = entry("new1", 1, NodeState.LEFT)
+    again[2] = entry("new2", 1, NodeState.DEAD)
+    request = encode_stream(PushPull(False, tuple(again), b""), compress=False)
+    core.handle_stream(2.0, PROBER, request)
+    assert [view(core, f"new{i}") for i in range(4)] == [
+        (NodeState.ALIVE, 1),
+        (NodeState.LEFT, 1),
+        (NodeState.SUSPECT, 1),  # a peer's dead only makes us suspect
+        (NodeState.ALIVE, 1),
+    ]
 
 
 # ---- serf's StatusLTimes: checked in bulk -----------------------------------------------
