@@ -7,7 +7,9 @@ For each cluster size N (default 100, 1000, 5000) a fresh subprocess (so peak RS
    converged cluster (`SimCluster.add_converged`: the state a finished join leaves, without
    simulating the O(N^2) join storm); then `gc.freeze()`s what it built, so collections do not
    rescan the N^2 long-lived records;
-2. measures steady state with no faults: virtual seconds simulated per wall second;
+2. measures steady state with no faults: virtual seconds simulated per wall second, then checks
+   that every node still lists all N alive with nothing left to gossip (a figure from a pool
+   that fell apart would mean nothing);
 3. measures again with 1% datagram loss and one crash a minute (both phases fully simulated,
    whatever the start);
 4. reports peak RSS, and memory per (node x member entry), two ways:
@@ -138,6 +140,9 @@ def measure(
     sample = c.nodes[:: max(1, n // 10)]
     view = sum(_view_bytes(node.core) for node in sample) / (len(sample) * n)
     steady_rate = _rate(c, steady)
+    # A rate means nothing if the pool fell apart while it was measured (a bug that makes
+    # nodes suspect each other shows up here, not as a slower figure).
+    healthy = _everyone_sees_all(c, n) and _queues_empty(c)
     c.set_loss(0.01)
     start = c.now
     crashes = 0
@@ -160,6 +165,7 @@ def measure(
         "quiet_wall_s": round(quiet_wall, 2),
         "steady_virtual_s": steady,
         "steady_virtual_per_wall": round(steady_rate, 2),
+        "steady_all_alive": healthy,
         "faulty_virtual_s": faulty,
         "faulty_crashes": crashes,
         "faulty_virtual_per_wall": round(faulty_rate, 2),
@@ -230,6 +236,7 @@ def main() -> None:
         "compression",
         "join wall s",
         "steady x",
+        "all alive after",
         "1% loss+crash x",
         "peak RSS MiB",
         "RSS B/entry",
@@ -241,6 +248,7 @@ def main() -> None:
         print(
             f"| {r['nodes']} | {r['start']} | {'on' if r['compression'] else 'off'} | "
             f"{r['quiet_wall_s']} | {r['steady_virtual_per_wall']} | "
+            f"{'yes' if r.get('steady_all_alive') else 'NO'} | "
             f"{r['faulty_virtual_per_wall']} | {r['peak_rss_mib']} | "
             f"{r['bytes_per_member_entry']} | {r['view_bytes_per_member_entry']} | "
             f"{r['traced_bytes_per_member_entry']} |"
