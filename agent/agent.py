@@ -11,6 +11,7 @@ optionally `await leave()`, and `await shutdown()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Hashable, Mapping, Sequence
@@ -122,6 +123,14 @@ class Agent:
             for error in errors:
                 log.warning("client: ignoring server: %s", error)
             self.client.replace_servers(good)
+
+    async def wait_fatal(self) -> str:
+        """Returns (with the reason) only if the agent must exit on its own, as Nomad's does
+        when `retry_max` join attempts all failed; a client agent never does."""
+        if self.server is None:
+            await asyncio.Future()  # never done
+        assert self.server is not None
+        return await self.server.wait_fatal()
 
     async def leave(self) -> None:
         """Leave the gossip pool gracefully (servers only; clients have nothing to leave)."""

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag("join", action="append", metavar="ADDR", help="server: serf address to join at start")
     flag("retry-join", action="append", metavar="ADDR", help="server: join, retrying until ok")
     flag("retry-interval", metavar="DURATION", help="server: time between join attempts (30s)")
-    flag("retry-max", type=int, metavar="N", help="server: join attempts, 0 for no limit")
+    flag("retry-max", type=int, metavar="N", help="server: retries before exiting, 0: forever")
     flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
     flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
     return parser
@@ -240,7 +240,8 @@ def banner(settings: Settings, listeners: Listeners) -> str:
 
 
 async def run_agent(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 if a listener cannot be bound."""
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 if a listener cannot be bound or the
+    agent gives up on its own (every `retry_max` join attempt failed)."""
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -267,17 +268,20 @@ async def run_agent(settings: Settings) -> int:
     print(banner(settings, listeners), flush=True)
     serving = asyncio.create_task(server.serve(sockets=[http_sock]))
     waiting = asyncio.create_task(signals.get())
-    await asyncio.wait([serving, waiting], return_when=asyncio.FIRST_COMPLETED)
+    failing = asyncio.create_task(agent.wait_fatal())
+    await asyncio.wait([serving, waiting, failing], return_when=asyncio.FIRST_COMPLETED)
     if waiting.done():
         await _graceful_stop(agent, settings, waiting.result(), signals)
     else:
         waiting.cancel()
+    status = 1 if failing.done() else 0
+    failing.cancel()
     server.stop()
     await serving
     await agent.shutdown()
     http_sock.close()
     log.info("agent: shutdown complete")
-    return 0
+    return status
 
 
 async def _graceful_stop(

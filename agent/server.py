@@ -53,6 +53,7 @@ from gossip.serf import SerfCore, SerfState
 from gossip.types import Address, Member, MemberStatus, Versions
 from raft_stub import LeaderChanged, PersistentState, RaftStub
 from raft_stub.codec import DecodeError as RaftDecodeError
+from raft_stub.stats import format_go_duration
 
 log = logging.getLogger("gossip_agent.server")
 
@@ -186,11 +187,13 @@ class ServerRole:
         self._regions: tuple[Hashable, list[str]] | None = None
         self._local: tuple[Hashable, MemberInfo] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._fatal: asyncio.Future[str] | None = None
         self._raft_file = data_dir.write_raft_state if data_dir is not None else None
         self._raft_saved = self.raft.state_version
 
     def start(self) -> None:
         """Start gossiping (the RPC port is attached by the Agent) and begin any joins."""
+        self._fatal = asyncio.get_running_loop().create_future()
         self.runtime.attach(self.serf, self._on_event)
         self.observe_servers()
         if self._rejoin:
@@ -227,19 +230,28 @@ class ServerRole:
         else:
             log.warning("serf: failed to re-join any previously known node: %s", result.error)
 
-    async def _retry_join(self, addresses: Sequence[str], interval: float, attempts: int) -> None:
-        """Nomad's retry_join: every `interval` until a join succeeds (`attempts` 0: forever)."""
-        attempt = 0
+    async def wait_fatal(self) -> str:
+        """Returns (with the reason) once the agent must exit: Nomad's retry-join errCh."""
+        assert self._fatal is not None, "start() first"
+        return await asyncio.shield(self._fatal)
+
+    async def _retry_join(self, addresses: Sequence[str], interval: float, retries: int) -> None:
+        """Nomad's retryJoiner: join every `interval` until one succeeds; with `retries` > 0,
+        give up after the first attempt plus that many retries, and make the agent exit."""
+        failures = 0
         while True:
-            attempt += 1
             result = await self.join(addresses)
             if result.num_joined:
                 log.info("agent: retry join completed: joined %d server(s)", result.num_joined)
                 return
-            log.warning("agent: join failed: %s, retrying in %s", result.error, interval)
-            if attempts and attempt >= attempts:
-                log.error("agent: max join retry exhausted")
+            failures += 1
+            if retries and failures > retries:
+                log.error("agent: max join retry exhausted, exiting")
+                if self._fatal is not None and not self._fatal.done():
+                    self._fatal.set_result("max join retry exhausted")
                 return
+            retry = format_go_duration(round(interval * 1e9))
+            log.warning("agent: join failed: %s, retrying in %s", result.error, retry)
             await asyncio.sleep(interval)
 
     def _on_event(self, event: GossipEvent) -> None:

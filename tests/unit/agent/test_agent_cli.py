@@ -199,6 +199,24 @@ def test_taken_port_is_one_line_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_retry_join_gives_up_after_retry_max_and_the_agent_exits_1(tmp_path: Path) -> None:
+    """Nomad's retryJoiner: the first attempt plus `retry_max` retries, then exit status 1."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "agent", "-server", "-bootstrap-expect", "1",
+         "-bind", "127.0.0.27", "-data-dir", str(tmp_path / "data"),
+         "-retry-join", "127.0.0.28", "-retry-interval", "200ms", "-retry-max", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr.count("agent: join failed:") == 2
+    assert "retrying in 200ms" in done.stderr
+    assert "agent: max join retry exhausted, exiting" in done.stderr
+    assert "agent: shutdown complete" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_banner_says_where_each_listener_is() -> None:
     s = Settings(dev_mode=True, name="n1", bind_addr="127.0.0.21")
     text = banner(s, listeners_for(s, http_port=4646, serf_port=4648, fallback_ip="x"))
