@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import msgpack
 import pytest
+from core_helpers import PROBER, make_core, view
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from core_helpers import PROBER, make_core, view
 
 from gossip.codec import decode_stream, encode_stream
 from gossip.config import SerfConfig
