@@ -202,6 +202,11 @@ class ServerRole:
         if join.retry_join:
             self._spawn(self._retry_join(join.retry_join, join.retry_interval, join.retry_max))
 
+    @property
+    def background_tasks(self) -> int:
+        """Background joins (snapshot rejoin, retry-join) still running."""
+        return len(self._tasks)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -252,7 +257,11 @@ class ServerRole:
                 return
             retry = format_go_duration(round(interval * 1e9))
             log.warning("agent: join failed: %s, retrying in %s", result.error, retry)
-            await asyncio.sleep(interval)
+            await self._pause(interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Let `seconds` pass on the runtime's clock (virtual time under the simulator)."""
+        await self.runtime.wait((asyncio.get_running_loop().create_future(),), seconds)
 
     def _on_event(self, event: GossipEvent) -> None:
         if isinstance(event, MemberEvent):

@@ -55,15 +55,13 @@ RaftEventHandler = Callable[["RaftProcess", RaftEvent], None]
 class Disk:
     """What one server has saved: the latest PersistentState, None before the first save."""
 
-    __slots__ = ("saves", "state")
+    __slots__ = ("state",)
 
     def __init__(self) -> None:
         self.state: PersistentState | None = None
-        self.saves = 0
 
     def save(self, state: PersistentState) -> None:
         self.state = state
-        self.saves += 1
 
     def load(self) -> PersistentState | None:
         """The saved state, through its byte form, as a restart reads a data dir."""
@@ -209,14 +207,10 @@ class RaftSimCluster:
         """Advance virtual time by `seconds`."""
         self.scheduler.run_until(self.now + seconds)
 
-    def run_until(self, predicate: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:
-        """Run until `predicate()` holds (checked every `poll`), at most `timeout` seconds."""
-        end = self.now + timeout
-        while not predicate():
-            if self.now >= end:
-                return False
-            self.scheduler.run_until(min(self.now + poll, end))
-        return True
+    def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Run until `predicate()` holds, checked after every event, so the clock stops at the
+        event that made it true; False (the clock at the deadline) after `timeout` seconds."""
+        return self.scheduler.run_while(lambda: not predicate(), self.now + timeout)
 
     def partition(self, groups: Sequence[Sequence[int]]) -> None:
         """Servers in different groups cannot talk; unlisted servers reach everyone."""
@@ -283,13 +277,6 @@ class RaftSimCluster:
             return None
         leader = self.addresses.index(address)
         return leader if self.live(leader) and self.core(leader).is_leader else None
-
-    def leaders_by_term(self) -> dict[int, set[str]]:
-        """Every leader observed per term, over the whole run."""
-        result: dict[int, set[str]] = {}
-        for _, term, leader in self.history:
-            result.setdefault(term, set()).add(leader)
-        return result
 
     def describe_failure(self) -> str:
         """Seed, per-server state, violations and the trace tail, for assertion messages."""

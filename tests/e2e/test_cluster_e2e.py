@@ -385,7 +385,7 @@ def test_clients_fail_over_when_a_server_crashes(cluster: Cluster) -> None:
 
     polls = cluster.always(fine, FAILOVER_WINDOW)
     print(f"{victim} crashed; oldest heartbeats {oldest}; first ones after it {since_crash}")
-    assert polls > 10
+    assert polls > 10  # the window was watched throughout, not sampled once or twice
     assert sorted(since_crash) == sorted(CLIENTS), f"no heartbeat after the crash: {since_crash}"
     # Within the window each client heartbeated at least once (TTL < 20 s), client1 found
     # its server dead and moved on: members is forwarded to a live server.

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.agent import Agent
+from agent.data_dir import DataDir
 from agent.sim_agents import SimAgents
 
 pytestmark = pytest.mark.anyio
@@ -217,24 +218,57 @@ def alive_names(agent: Agent) -> set[str]:
     return {m.name for m in agent.server.members() if m.status == "alive"}  # type: ignore[union-attr]
 
 
-async def settle_tasks() -> None:
-    """Let the agents' background tasks (the snapshot rejoin) take their first steps."""
-    for _ in range(5):
+async def settle_tasks(agent: Agent) -> None:
+    """Let the agent's background joins run to their end. Under the simulator they advance
+    virtual time themselves and never wait on the wall clock, so a few loop turns do."""
+    server = agent.server
+    assert server is not None
+    for _ in range(100):
+        if not server.background_tasks:
+            return
         await asyncio.sleep(0)
+    raise AssertionError(f"{server.background_tasks} background task(s) still running")
 
 
 async def test_a_restarted_server_rejoins_from_its_snapshot(
     world: SimAgents, tmp_path: Path
 ) -> None:
     await three_servers(world, tmp_path)
-    world.run(5.0)  # the snapshot keeper writes at most every 0.5 s
+    # The snapshot keeper writes at most every 0.5 s: wait until s3's lists both peers.
+    saved = DataDir(tmp_path / "s3")
+
+    def peers_saved() -> bool:
+        snapshot = saved.load_serf_snapshot()
+        return snapshot is not None and {n for n, _ in snapshot.alive} >= {"s1.global", "s2.global"}
+
+    assert world.run_until(peers_saved, TIMEOUT)
     world.crash("s3")
     world.run(1.0)
     agent = await world.restart("s3")
-    await settle_tasks()
+    await settle_tasks(agent)
     # No -join: the snapshot's members are joined at once, long before any reconnect.
     assert world.run_until(lambda: alive_names(agent) == {f"{n}.global" for n in SERVERS}, 2.0)
     assert world.run_until(lambda: settled(world, SERVERS), TIMEOUT)
+
+
+async def test_retry_join_retries_on_the_runtime_clock_then_gives_up(world: SimAgents) -> None:
+    """Nomad's retryJoiner in virtual time: the first attempt plus retry_max retries,
+    `retry_interval` apart, then the agent asks to exit."""
+    agent = await world.add(
+        "s1",
+        server={
+            "enabled": True,
+            "bootstrap_expect": 1,
+            "retry_join": ["127.1.9.9"],  # nobody there
+            "retry_interval": "10s",
+            "retry_max": 2,
+        },
+    )
+    started = world.now
+    await settle_tasks(agent)
+    assert world.now - started >= 20.0  # two pauses of 10 virtual seconds
+    reason = await asyncio.wait_for(agent.wait_fatal(), 1.0)
+    assert reason == "max join retry exhausted"
 
 
 @pytest.mark.parametrize("rejoin_after_leave", [False, True])
@@ -256,7 +290,7 @@ async def test_after_a_graceful_leave_rejoin_needs_rejoin_after_leave(
     assert world.run_until(lambda: settled(world, SERVERS), TIMEOUT)
     await world.agents["s3"].leave()
     agent = await world.restart("s3")
-    await settle_tasks()
+    await settle_tasks(agent)
     world.run(2.0)
     expected = {f"{n}.global" for n in SERVERS} if rejoin_after_leave else {"s3.global"}
     assert alive_names(agent) == expected
