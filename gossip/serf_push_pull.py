@@ -66,20 +66,19 @@ class PushPullState:
         for name in pp.left_members:
             table.on_leave_intent(now, LeaveIntent(pp.status_ltimes.get(name, 0) + 1, name))
         ltimes = pp.status_ltimes
-        top = max(ltimes.values(), default=U64)
-        if top < U64:  # witnessing each join intent's time in turn is witnessing the largest
+        # Witnessing each join intent's time in turn is witnessing the largest, except where
+        # the clock wraps: then every intent goes through in full.
+        top = max(ltimes.values(), default=U64)  # an empty table: nothing to witness
+        shortcut = top < U64
+        if shortcut:
             table.clock.witness(top)
-            states = table.states
-            for name, ltime in ltimes.items():
-                member = states.get(name)
-                if member is not None and ltime <= member.status_ltime:
-                    continue  # old news, as most of a settled table is: nothing to do
-                if name not in left:
-                    table.on_join_intent(now, JoinIntent(ltime, name))
-        else:  # ... except where the clock wraps (or there is nothing to witness)
-            for name, ltime in ltimes.items():
-                if name not in left:
-                    table.on_join_intent(now, JoinIntent(ltime, name))
+        states = table.states
+        for name, ltime in ltimes.items():
+            member = states.get(name)
+            if shortcut and member is not None and ltime <= member.status_ltime:
+                continue  # old news, as most of a settled table is: nothing to do
+            if name not in left:
+                table.on_join_intent(now, JoinIntent(ltime, name))
         if ignore_old:
             self.event_ring.min_time = max(self.event_ring.min_time, pp.event_ltime)
         for slot in pp.events:
