@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from agent.child_process import log_tail, spawn
 from agent.topology import AGENTS, HTTP_PORT, LOOPBACK_IPS, RPC_PORT, SERF_PORT, AgentSpec
 from agent.topology import process_argv as twin_argv
 
@@ -127,14 +128,6 @@ def agent_command() -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-P", "-m", "agent"], env
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM this child when the cluster command dies, even by SIGKILL."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class Child:
     spec: AgentSpec
@@ -157,14 +150,9 @@ class Child:
 
     def start(self, command: list[str], env: dict[str, str]) -> None:
         self.log_file = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*command, *self.argv],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            process_group=0,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        # SIGTERM if this command dies: the agents then shut down as on Ctrl-C.
+        self.proc = spawn(
+            [*command, *self.argv], self.log_file, env=env, death_signal=signal.SIGTERM
         )
 
     def running(self) -> bool:
@@ -179,11 +167,7 @@ class Child:
         return f"exit status {code}"
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(f"    | {line}" for line in text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines, "    | ")
 
     def close_log(self) -> None:
         if self.log_file is not None:

@@ -50,7 +50,6 @@ import argparse
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import ipaddress
 import json
 import os
@@ -88,6 +87,7 @@ from serf_agents import (  # noqa: E402
     serf_version,
 )
 
+from agent.child_process import log_tail, spawn  # noqa: E402
 from agent.cluster import agent_command  # noqa: E402
 from agent.topology import HTTP_PORT, RPC_PORT, SERF_PORT  # noqa: E402
 
@@ -240,13 +240,6 @@ class HTTPConn:
 _OURS: dict[int, subprocess.Popen[bytes]] = {}
 """Every agent process of ours started here and not yet reaped, by PID (= process group)."""
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     if proc.poll() is None:
@@ -314,11 +307,7 @@ class OurAgent:
         return self.proc is not None and self.proc.poll() is None
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(f"    | {line}" for line in text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines, "    | ")
 
 
 def _member_name(name: str) -> str:
@@ -414,15 +403,8 @@ class OursSide:
             if i and gaps[i - 1] > 0:
                 time.sleep(gaps[i - 1])  # start-time spread, as SerfCluster.start
             agent.log_file = agent.log_path.open("ab")
-            agent.proc = subprocess.Popen(
-                [*command, *agent.argv],
-                stdin=subprocess.DEVNULL,
-                stdout=agent.log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                process_group=0,  # Ctrl-C in the terminal must not reach the agents
-                preexec_fn=_die_with_parent,  # single-threaded here, so preexec_fn is safe
-            )
+            argv = [*command, *agent.argv]
+            agent.proc = spawn(argv, agent.log_file, env=env, death_signal=signal.SIGKILL)
             _OURS[agent.proc.pid] = agent.proc
             agent.http = HTTPConn(agent.ip, HTTP_PORT)
         self._run(self._wait_up(time.monotonic() + self.start_timeout))

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import ipaddress
 import itertools
 import os
@@ -54,6 +53,8 @@ from types import TracebackType
 from typing import Any
 
 import msgpack
+
+from agent.child_process import log_tail, spawn
 
 __all__ = [
     "IPC_VERSION",
@@ -329,14 +330,6 @@ class SerfRPC:
 _LIVE: dict[int, subprocess.Popen[bytes]] = {}
 """Every agent process started by this module and not yet reaped, by PID."""
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
 
 def _reap_all_at_exit() -> None:
     for proc in list(_LIVE.values()):
@@ -461,10 +454,7 @@ class SerfAgent:
         return True
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
 
 class SerfCluster:
@@ -582,14 +572,7 @@ class SerfCluster:
     def _spawn(self, agent: SerfAgent) -> None:
         log = agent.log_path.open("ab")
         self._log_files.append(log)
-        agent.proc = subprocess.Popen(
-            self._command(agent),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal must not reach the agents
-            preexec_fn=_die_with_parent,  # single-threaded here, so preexec_fn is safe
-        )
+        agent.proc = spawn(self._command(agent), log, death_signal=signal.SIGKILL)
         _LIVE[agent.proc.pid] = agent.proc
         agent.started_at = time.monotonic()
 

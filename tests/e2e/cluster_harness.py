@@ -33,6 +33,7 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
+from agent.child_process import spawn
 from agent.topology import (
     AGENTS,
     CLIENTS,
@@ -145,14 +146,6 @@ def strip_joins(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGKILL the agent if the test process dies without its teardown."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-
-
 def _agent_env() -> dict[str, str]:
     env = {
         k: v
@@ -193,14 +186,12 @@ class AgentProcess:
         banner = f"\n===== start: python -m agent {' '.join(argv)} =====\n"
         self._log.write(banner.encode())
         self._log.flush()
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "agent", *argv],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            self._log,
             env=_agent_env(),
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            cwd=ROOT,
+            death_signal=signal.SIGKILL,  # if the test process dies without its teardown
         )
         self.runs.append((argv, None))
         self.expect_running = True
