@@ -114,31 +114,33 @@ def _duration_seconds(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(_duration_seconds)]
 
 
-class ServerJoin(BaseModel):
-    """Nomad's `server_join` block (0.8.4+; the same keys also sit directly in `server`)."""
+class _JoinKeys(BaseModel):
+    """The join keys, which Nomad accepts both in `server` and in its `server_join` block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
-    start_join: tuple[str, ...] = ()
-    retry_join: tuple[str, ...] = ()
-    retry_interval: Duration = 30.0
-    retry_max: int = Field(default=0, ge=0)
-    """Join attempts before giving up; 0 retries forever."""
-
-
-class ServerSettings(BaseModel):
-    """Nomad's `server` block; keys we do not model yet are accepted and ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    enabled: bool = False
-    bootstrap_expect: int = Field(default=0, ge=0)
     start_join: tuple[str, ...] = ()
     """Serf addresses to join at start; the agent fails to start if none answers."""
     retry_join: tuple[str, ...] = ()
     """Serf addresses to join at start, retried every `retry_interval` until one answers."""
     retry_interval: Duration = 30.0
     retry_max: int = Field(default=0, ge=0)
+    """Retries after the first attempt before the agent exits; 0 retries forever."""
+
+
+class ServerJoin(_JoinKeys):
+    """Nomad's `server_join` block (0.8.4+)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_JoinKeys):
+    """Nomad's `server` block; keys we do not model yet are accepted and ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    enabled: bool = False
+    bootstrap_expect: int = Field(default=0, ge=0)
     rejoin_after_leave: bool = False
     """Rejoin the snapshot's peers even after a graceful leave (serf RejoinAfterLeave)."""
     server_join: ServerJoin | None = None

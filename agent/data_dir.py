@@ -148,17 +148,9 @@ class DataDir:
         return self.path / SERF_SNAPSHOT
 
     @property
-    def raft_state_path(self) -> Path:
-        return self.path / RAFT_STATE
-
-    @property
     def acl_state_path(self) -> Path:
         """Where AclStore keeps tokens and policies (`AclStore(data_dir.acl_state_path)`)."""
         return self.path / ACL_STATE
-
-    @property
-    def client_id_path(self) -> Path:
-        return self.path / CLIENT_ID
 
     def error(self, what: str) -> DataDirError:
         """A DataDirError about this data dir: `data dir <path>: <what>`."""

@@ -30,7 +30,7 @@ from agent.addresses import (
 )
 from agent.clock import Clock
 from agent.config import Settings
-from agent.data_dir import DataDir
+from agent.data_dir import RAFT_STATE, DataDir
 from agent.errors import AgentError
 from agent.nomad_config import Listeners
 from agent.protocol import HealthCheck, JoinResult, MemberInfo
@@ -73,12 +73,13 @@ def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
         DataDirError: the file is there but does not decode.
     """
     raw = data_dir.read_raft_state() if data_dir is not None else None
-    if raw is None or data_dir is None:
+    if raw is None:
         return None
+    assert data_dir is not None
     try:
         return PersistentState.from_bytes(raw)
     except RaftDecodeError as exc:
-        raise data_dir.error(f"corrupt server/raft.bin: {exc}") from None
+        raise data_dir.error(f"corrupt {RAFT_STATE}: {exc}") from None
 
 
 def server_peer(member: Member) -> ServerPeer | None:
@@ -267,8 +268,7 @@ class ServerRole:
         if isinstance(event, MemberEvent):
             member = event.member
             log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
-            self.observe_servers()
-            self._save_snapshot()
+            self.observe_servers()  # its RPC flush offers the snapshot too
             return
         if isinstance(event, NameConflictDetected):
             if event.local:
@@ -320,8 +320,8 @@ class ServerRole:
 
     def _save_snapshot(self) -> None:
         """Offer the serf snapshot to its keeper, which writes only changes, at most every
-        0.5 s. Called on member events and on every RPC flush (raft heartbeats make those
-        frequent), so no timer of its own is needed."""
+        0.5 s. Called on every RPC flush (member events flush too; raft heartbeats make
+        flushes frequent), so no timer of its own is needed."""
         if self._keeper is not None and self.serf.state is SerfState.ALIVE:
             self._keeper.maybe_save(self.runtime.now(), self.serf)
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from agent.addresses import split_host_port
+from agent.addresses import join_host_port, split_host_port
+from agent.nomad_config import WILDCARDS
 from agent.rpc.driver import BeforeSend, RpcEventCallback, flush_messages
 from agent.rpc.endpoint import MessageCore, RpcEvent
 from agent.rpc.wire import HEADER_BYTES, RpcDecodeError, frame_length
@@ -130,11 +131,10 @@ class AioRpcRuntime:
     def addr(self) -> str:
         if self._advertise is not None:
             return self._advertise
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self._port}"
+        return join_host_port(self._host, self._port)
 
     def _local_addr(self) -> tuple[str, int] | None:
-        return None if self._host in ("0.0.0.0", "::") else (self._host, 0)
+        return None if self._host in WILDCARDS else (self._host, 0)
 
     # ---- RpcRuntime -----------------------------------------------------------------------
 
