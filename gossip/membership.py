@@ -182,6 +182,10 @@ class Membership:
     def local(self) -> NodeEntry:
         return self.node_map[self.name]
 
+    def num_live_nodes(self) -> int:
+        """memberlist NumMembers: nodes neither dead nor left, ourselves included."""
+        return sum(1 for n in self.nodes if not n.dead_or_left())
+
     def any_alive(self) -> bool:
         """Is any other node neither dead nor left (memberlist anyAlive)?"""
         return any(n.name != self.name and not n.dead_or_left() for n in self.nodes)

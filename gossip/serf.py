@@ -104,12 +104,10 @@ class SerfCore:
         self.tags = dict(tags)
         if len(encode_tags(self.tags)) > META_MAX_SIZE:
             raise UsageError(f"encoded tags exceed the {META_MAX_SIZE} byte limit")
-        self.clock, self.event_clock, self.query_clock = (
-            LamportClock(),
-            LamportClock(),
-            LamportClock(),
-        )
-        for clock in (self.clock, self.event_clock, self.query_clock):
+        self.clocks = (LamportClock(), LamportClock(), LamportClock())
+        """The member, event and query clocks, in that order (as push-pull and stats use them)."""
+        self.clock, self.event_clock, self.query_clock = self.clocks
+        for clock in self.clocks:
             clock.increment()  # as serf Create: the first usable time is 1
         self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
         self.queues = SerfBroadcasts(config, self.deadlines)
@@ -134,9 +132,7 @@ class SerfCore:
         self.table = MemberTable(
             config, name=name, clock=self.clock, deadlines=self.deadlines, events=self._events
         )
-        self.push_pull = PushPullState(
-            (self.clock, self.event_clock, self.query_clock), self.table, self.event_ring
-        )
+        self.push_pull = PushPullState(self.clocks, self.table, self.event_ring)
         self.conflicts = ConflictResolver(
             config,
             name=name,
@@ -144,7 +140,7 @@ class SerfCore:
             members=self.table.states,
             queries=self.queries,
             events=self._events,
-            num_members=self._num_live_nodes,
+            num_members=lambda: self.swim.membership.num_live_nodes(),
             shutdown=self.shutdown,
         )
         self.state = SerfState.ALIVE
@@ -212,10 +208,6 @@ class SerfCore:
     def name_conflicts(self) -> int:
         """Name conflicts memberlist reported so far (about anyone)."""
         return self.conflicts.conflicts
-
-    def _num_live_nodes(self) -> int:
-        """memberlist NumMembers: nodes neither dead nor left, ourselves included."""
-        return sum(1 for n in self.swim.membership.nodes if not n.dead_or_left())
 
     # ---- driver interface -----------------------------------------------------------------
 
@@ -293,8 +285,7 @@ class SerfCore:
 
     def stats(self) -> dict[str, str]:
         """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
-        clocks = (self.clock, self.event_clock, self.query_clock)
-        return serf_stats(self.table, clocks, self.queues, self.swim.awareness.score)
+        return serf_stats(self.table, self.clocks, self.queues, self.swim.awareness.score)
 
     # ---- commands ---------------------------------------------------------------------------
 
