@@ -69,8 +69,6 @@ class PendingQuery:
     query: Query
     deadline_at: float
     on_done: Callable[[float, PendingQuery], None]
-    acks: list[str] | None = None
-    """Nodes that acked, in arrival order; None when no ack was asked for."""
     responses: dict[str, bytes] = field(default_factory=dict)
     """Answer payload per responder, in arrival order (one per responder)."""
 
@@ -125,12 +123,11 @@ class Queries:
         *,
         timeout: float,
         on_done: Callable[[float, PendingQuery], None],
-        filters: tuple[bytes, ...] = (),
-        request_ack: bool = False,
     ) -> PendingQuery | None:
         """serf Query: gossip a new query and collect for `timeout` seconds; `on_done` then
         gets the PendingQuery. None (nothing sent) below serf protocol 4 or when the encoded
-        query exceeds QUERY_SIZE_LIMIT, the two cases where serf's Query returns an error."""
+        query exceeds QUERY_SIZE_LIMIT, the two cases where serf's Query returns an error.
+        Only internal queries are sent (no user-query API yet): no filters, no ack request."""
         if self.config.protocol_version < MIN_PROTOCOL_FOR_QUERIES:
             return None
         query = Query(
@@ -139,8 +136,8 @@ class Queries:
             addr=ip_to_bytes(self.addr.host),
             port=self.addr.port,
             source_node=self.name,
-            filters=filters or None,  # serf sends nil when there are none
-            flags=QUERY_FLAG_ACK if request_ack else 0,
+            filters=None,  # serf sends nil when there are none
+            flags=0,
             relay_factor=0,
             timeout_ns=round(timeout * NS),
             name=name,
@@ -149,7 +146,7 @@ class Queries:
         raw = encode_serf(query)
         if len(raw) > QUERY_SIZE_LIMIT:
             return None
-        pending = PendingQuery(query, now + timeout, on_done, [] if request_ack else None)
+        pending = PendingQuery(query, now + timeout, on_done)
         self.pending[query.ltime] = pending  # 1-to-1: processing it below moves the clock on
         self.deadlines.schedule(("query", query.ltime), now + timeout)
         self.process(now, query)
@@ -163,14 +160,13 @@ class Queries:
             pending.on_done(now, pending)
 
     def on_response(self, now: float, resp: QueryResponse) -> None:
-        """serf handleQueryResponse: keep the first ack and the first answer per responder."""
+        """serf handleQueryResponse: keep the first answer per responder."""
         pending = self.pending.get(resp.ltime)
         if pending is None or pending.query.id != resp.id or now > pending.deadline_at:
             return  # not running, an ID mismatch, or past its deadline: serf drops these
         if resp.flags & QUERY_FLAG_ACK:
-            if pending.acks is not None and resp.from_node not in pending.acks:
-                pending.acks.append(resp.from_node)
-        elif resp.from_node not in pending.responses:
+            return  # an ack we never asked for (we send no ack requests)
+        if resp.from_node not in pending.responses:
             pending.responses[resp.from_node] = resp.payload
 
     # ---- answering --------------------------------------------------------------------------
