@@ -11,6 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY agent ./agent
+COPY gocompat ./gocompat
 COPY gossip ./gossip
 COPY raft_stub ./raft_stub
 RUN pip install . \

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agent.agent import Agent
     from agent.api.app import create_app
-    from agent.config import Settings
+    from agent.config.settings import Settings
 
 __all__ = ["Agent", "Settings", "create_app"]
 
@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return Agent
     if name == "Settings":
-        from agent.config import Settings
+        from agent.config.settings import Settings
 
         return Settings
     if name == "create_app":

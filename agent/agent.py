@@ -16,14 +16,8 @@ import logging
 import random
 from collections.abc import Hashable, Mapping, Sequence
 
-from agent.acl_store import AclStore
-from agent.client import ClientRole, resolve_servers
-from agent.clock import Clock
-from agent.config import Settings
-from agent.data_dir import DataDir, new_node_id
-from agent.errors import RoleMismatchError
-from agent.nomad_config import Listeners, RuntimeSampler, nomad_config
-from agent.protocol import (
+from agent.acl.store import AclStore
+from agent.agent_api import (
     ZERO_MEMBER,
     Capability,
     HealthCheck,
@@ -32,11 +26,20 @@ from agent.protocol import (
     MembersView,
     SelfInfo,
 )
+from agent.config.listeners import Listeners
+from agent.config.nomad_view import nomad_config
+from agent.config.settings import Settings
+from agent.errors import RoleMismatchError
+from agent.roles.client import ClientRole, resolve_servers
+from agent.roles.server import ServerRole
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
-from agent.rpc.driver import RpcRuntime
 from agent.rpc.endpoint import RpcEndpoint, RpcEvent
-from agent.runtime.driver import Resolver, Runtime
-from agent.server import ServerRole
+from agent.runtime.clock import Clock
+from agent.runtime.gossip_driver import Runtime
+from agent.runtime.resolver import Resolver
+from agent.runtime.rpc_driver import RpcRuntime
+from agent.state.data_dir import DataDir, new_node_id
+from agent.telemetry.runtime_stats import RuntimeSampler
 
 log = logging.getLogger("gossip_agent.agent")
 

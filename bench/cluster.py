@@ -72,7 +72,8 @@ from typing import IO, Any, Protocol
 
 _HERE = Path(__file__).resolve().parent
 # The repo root first (agent/); bench/ last, for serf_agents only: bench/http.py must not
-# shadow the standard library's http package, which agent.cluster needs (urllib.request).
+# shadow the standard library's http package, which agent.cli.cluster_command needs
+# (urllib.request).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
@@ -87,9 +88,9 @@ from serf_agents import (  # noqa: E402
     serf_version,
 )
 
-from agent.child_process import log_tail, spawn  # noqa: E402
-from agent.cluster import agent_command  # noqa: E402
-from agent.topology import HTTP_PORT, RPC_PORT, SERF_PORT  # noqa: E402
+from agent.cli.cluster_command import agent_command  # noqa: E402
+from agent.processes.child import log_tail, spawn  # noqa: E402
+from agent.processes.topology import HTTP_PORT, RPC_PORT, SERF_PORT  # noqa: E402
 
 DEFAULT_SIZES = (3, 10, 25)
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -4,7 +4,7 @@
                          [--members 1 1000]
 
 For each member count, one process serves the real app (`create_app(agent)`) on one uvicorn
-worker; the agent is a simulated dev agent (`agent.sim_agents.SimAgents`) that joined
+worker; the agent is a simulated dev agent (`agent.launch.simulated.SimAgents`) that joined
 `members - 1` other simulated agents through the real serf push-pull, so every record in
 `/v1/agent/members` is a real gossip member (that process also holds the other agents, which
 a real agent would not). A second process serves a bare ASGI app (no framework) on one
@@ -60,7 +60,7 @@ async def _serve_agent(members: int, port: int) -> None:
     import uvicorn
 
     from agent.api import create_app
-    from agent.sim_agents import SimAgents
+    from agent.launch.simulated import SimAgents
 
     world = SimAgents(seed=1)
     agent = await world.add("bench", dev=True)

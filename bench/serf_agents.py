@@ -54,7 +54,7 @@ from typing import Any
 
 import msgpack
 
-from agent.child_process import log_tail, spawn
+from agent.processes.child import log_tail, spawn
 
 __all__ = [
     "IPC_VERSION",

@@ -4,15 +4,20 @@ No sockets, clocks or global randomness in here: drivers (asyncio, the simulator
 inputs stamped with `now` and pull outputs. See `SerfCore` for the entry point.
 """
 
+from gossip.codec import stream_message_length
 from gossip.config import GossipConfig, SerfConfig
+from gossip.endpoint import Endpoint, OutputSink, flush_outputs
 from gossip.errors import DecodeError, GossipError, UsageError
 from gossip.events import (
+    ConflictResolved,
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
     LeaveCompleted,
     MemberEvent,
     MemberEventType,
+    NameConflictDetected,
+    format_multierror,
 )
 from gossip.outputs import Datagram, StreamRequest
 from gossip.serf import SerfCore, SerfState
@@ -21,8 +26,10 @@ from gossip.types import Address, Member, MemberStatus, NodeState, Versions
 
 __all__ = [
     "Address",
+    "ConflictResolved",
     "Datagram",
     "DecodeError",
+    "Endpoint",
     "ForceLeaveCompleted",
     "GossipConfig",
     "GossipError",
@@ -33,7 +40,9 @@ __all__ = [
     "MemberEvent",
     "MemberEventType",
     "MemberStatus",
+    "NameConflictDetected",
     "NodeState",
+    "OutputSink",
     "SerfConfig",
     "SerfCore",
     "SerfState",
@@ -41,4 +50,7 @@ __all__ = [
     "SwimNode",
     "UsageError",
     "Versions",
+    "flush_outputs",
+    "format_multierror",
+    "stream_message_length",
 ]

@@ -21,7 +21,7 @@ from raft_stub.messages import (
 )
 from raft_stub.node import RaftState, RaftStub
 from raft_stub.persistence import PersistentState
-from raft_stub.stats import ServerEntry, format_go_duration, seconds_to_go_duration
+from raft_stub.stats import ServerEntry
 
 __all__ = [
     "AppendEntries",
@@ -44,6 +44,4 @@ __all__ = [
     "decode_message",
     "encode_configuration",
     "encode_message",
-    "format_go_duration",
-    "seconds_to_go_duration",
 ]

@@ -51,6 +51,7 @@ from collections import deque
 from collections.abc import Sequence
 from enum import StrEnum
 
+from gocompat.durations import seconds_to_go_duration
 from raft_stub.config import RaftConfig
 from raft_stub.events import EntryCommitted, LeaderChanged, RaftEvent
 from raft_stub.log import RaftLog
@@ -68,7 +69,7 @@ from raft_stub.messages import (
 )
 from raft_stub.persistence import PersistentState
 from raft_stub.replication import Leadership, quorum_size, random_timeout
-from raft_stub.stats import RaftSnapshot, ServerEntry, seconds_to_go_duration, stats_block
+from raft_stub.stats import RaftSnapshot, ServerEntry, stats_block
 
 VOTER = "Voter"
 

@@ -1,7 +1,4 @@
-"""The raft block of `/v1/agent/self`: hashicorp/raft's Stats() keys, every value a string.
-
-Also Go's `time.Duration.String()`, which `last_contact` (and the agent's client stats) use.
-"""
+"""The raft block of `/v1/agent/self`: hashicorp/raft's Stats() keys, every value a string."""
 
 from __future__ import annotations
 
@@ -14,43 +11,6 @@ from raft_stub.config import (
     SNAPSHOT_VERSION_MAX,
     SNAPSHOT_VERSION_MIN,
 )
-
-_UNITS = ((1_000_000, "ms"), (1_000, "µs"), (1, "ns"))
-MAX_DURATION_NS = (1 << 63) - 1
-"""Go's largest Duration: what a saturating `time.Since(zero time)` gives."""
-
-
-def format_go_duration(nanoseconds: int) -> str:
-    """Go's `time.Duration.String()`: `0s`, `999ns`, `1.5µs`, `12.5ms`, `1.5s`, `1h0m0s`."""
-    if nanoseconds == 0:
-        return "0s"
-    sign = "-" if nanoseconds < 0 else ""
-    ns = abs(nanoseconds)
-    if ns < 1_000_000_000:
-        for size, unit in _UNITS:
-            if ns >= size:
-                return sign + _fraction(ns, size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    text = _fraction(rest, 1_000_000_000) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-def seconds_to_go_duration(seconds: float) -> str:
-    """`format_go_duration` of a float number of seconds (rounded to the nanosecond)."""
-    return format_go_duration(min(round(seconds * 1e9), MAX_DURATION_NS))
-
-
-def _fraction(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    if not frac:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}.{frac:0{digits}d}".rstrip("0")
 
 
 @dataclass(frozen=True, slots=True)

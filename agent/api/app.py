@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.agent_api import AgentAPI
 from agent.api.errors import install_error_handlers
 from agent.api.fast import FastPath
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
 from agent.api.views import AgentViews
-from agent.protocol import AgentAPI
 from agent.version import NOMAD_VERSION
 
 

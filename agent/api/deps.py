@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.datastructures import QueryParams
 
-from agent.durations import parse_go_duration
+from agent.agent_api import AgentAPI
 from agent.errors import BadRequestError, RoleMismatchError
-from agent.protocol import AgentAPI
+from gocompat import parse_go_duration
 
 UINT64_MAX = (1 << 64) - 1
 
@@ -129,16 +129,3 @@ def query_options(params: QueryParams) -> str | None:
     if index and (not (index.isascii() and index.isdigit()) or int(index) > UINT64_MAX):
         raise BadRequestError("Invalid index")
     return first_value(params, "region") or None
-
-
-GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def parse_go_bool(value: str) -> bool:
-    """strconv.ParseBool; ValueError for anything else."""
-    if value in GO_TRUE:
-        return True
-    if value in GO_FALSE:
-        return False
-    raise ValueError(value)

@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from starlette.datastructures import QueryParams
 from starlette.types import Scope, Send
 
+from agent.agent_api import Capability
 from agent.api.deps import query_options, token_in
 from agent.api.encoding import JSON_MEDIA_TYPE, pretty_in
 from agent.api.views import AgentViews
-from agent.protocol import Capability
 
 MEMBERS_PATH = "/v1/agent/members"
 SELF_PATH = "/v1/agent/self"

@@ -1,7 +1,7 @@
 """Response models with Nomad's JSON field names (Go struct names, or the json tags Nomad set).
 
 They document the API in `/openapi.json` and render the bodies; `from_*` constructors map the
-agent's values (agent.protocol) to them.
+agent's values (agent.agent_api) to them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.protocol import (
+from agent.agent_api import (
     HealthReport,
     JoinResult,
     MemberInfo,

@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from agent.agent_api import AgentAPI, MemberInfo, SelfInfo
 from agent.api.encoding import encode
 from agent.api.models import MemberModel, MembersResponse, SelfResponse
-from agent.protocol import AgentAPI, MemberInfo, SelfInfo
 
 _CONFIG: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 _NAME: TypeAdapter[str] = TypeAdapter(str)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from agent.rpc.messages import HeartbeatReply, MembersReply, MembersRequest, NodeHeartbeat
 from agent.rpc.wire import Frame, FrameKind, RpcDecodeError, encode_frame
-from raft_stub.stats import MAX_DURATION_NS, format_go_duration, seconds_to_go_duration
+from gocompat import MAX_DURATION_NS, format_go_duration, seconds_to_go_duration
 
 REQUEST_TIMEOUT = 2.0
 """Seconds a client waits for a server's answer before trying the next server."""

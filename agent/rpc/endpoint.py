@@ -2,13 +2,15 @@
 
 A dev agent runs both halves behind one port (its client registers with its own server
 through real frames); a server-only or client-only agent has one. This is the object the
-drivers (`aio`, `sim`) feed, through the `MessageCore` protocol.
+drivers (`agent.runtime.rpc_aio`, `agent.runtime.rpc_sim`) feed, through the `MessageCore`
+protocol, and drain through `flush_messages`, in this order: first `before_send`, then frames,
+then events, then the one timer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
@@ -22,7 +24,7 @@ RpcEvent = LeaderChanged | MembersAnswered
 
 
 class MessageCore(Protocol):
-    """What the RPC drivers feed and drain (the RPC port's twin of `runtime.base.Endpoint`)."""
+    """What the RPC drivers feed and drain (the RPC port's twin of `gossip.Endpoint`)."""
 
     def handle_message(self, now: float, data: bytes) -> None: ...
 
@@ -84,3 +86,28 @@ class RpcEndpoint:
         ]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
+
+
+BeforeSend = Callable[[], None]
+"""Called before a drain sends anything: the server saves raft's term, vote and log there,
+since raft must not answer before its state is durable."""
+
+
+class MessageSink(Protocol):
+    def send(self, dst: str, data: bytes) -> None: ...
+
+    def deliver(self, event: RpcEvent) -> None: ...
+
+    def set_deadline(self, at: float | None) -> None: ...
+
+
+def flush_messages(core: MessageCore, sink: MessageSink, before_send: BeforeSend | None) -> None:
+    """Drain `core` into `sink` in the order the module docstring gives."""
+    out = core.messages_to_send()
+    if before_send is not None:
+        before_send()
+    for dst, data in out:
+        sink.send(dst, data)
+    while (event := core.next_event()) is not None:
+        sink.deliver(event)
+    sink.set_deadline(core.next_deadline())

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.rpc.cluster_state import ClusterState, NodeRecord, NodeStatus
+from agent.rpc.fsm import ClusterState, NodeRecord, NodeStatus
 from agent.rpc.messages import (
     HeartbeatReply,
     MembersReply,
@@ -43,8 +43,16 @@ from agent.rpc.messages import (
     PeersRequest,
 )
 from agent.rpc.wire import Frame, FrameKind, RpcDecodeError, encode_frame
-from raft_stub import EntryCommitted, EntryType, LeaderChanged, RaftStub, ServerEntry
-from raft_stub.codec import DecodeError, decode_message, encode_message
+from raft_stub import (
+    DecodeError,
+    EntryCommitted,
+    EntryType,
+    LeaderChanged,
+    RaftStub,
+    ServerEntry,
+    decode_message,
+    encode_message,
+)
 
 log = logging.getLogger("gossip_agent.rpc")
 

@@ -10,7 +10,8 @@ fire a clock tick before its deadline, so a timer input is stamped with at least
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class LoopTimer:
@@ -49,3 +50,10 @@ class LoopTimer:
         if at is not None and at > now:
             now = self._last_now = at
         self._fire(now)
+
+
+async def wait_until_done(futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
+    """`Runtime.wait` on a real event loop: the asyncio drivers of both ports share it."""
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=max(0.0, timeout))

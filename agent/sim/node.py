@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import NamedTuple, Protocol
 
-from agent.runtime.base import Endpoint
 from agent.sim.network import NetworkConditions
 from agent.sim.process import SimProcess
-from gossip import Address, GossipEvent, JoinCompleted, Member, SerfConfig, SerfCore
+from gossip import Address, Endpoint, GossipEvent, JoinCompleted, Member, SerfConfig, SerfCore
 
 DEFAULT_PORT = 7946
 """serf's default bind port; every simulated node listens on it at its own IP."""

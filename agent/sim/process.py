@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent.runtime.base import Endpoint, flush_outputs
 from agent.sim.network import SimNetwork, StreamExchange
 from agent.sim.scheduler import Scheduler, Timer
-from gossip import Address, Datagram, GossipEvent, StreamRequest
+from gossip import Address, Datagram, Endpoint, GossipEvent, StreamRequest, flush_outputs
 
 EventHandler = Callable[["SimProcess", GossipEvent], None]
 

@@ -13,9 +13,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 
+from agent.agent_api import AgentAPI
 from agent.api import create_app
-from agent.protocol import AgentAPI
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from api_helpers import assert_plain_error
 
-from agent.acl_store import AclStateError
-from agent.sim_agents import SimAgents
+from agent.acl.store import AclStateError
+from agent.launch.simulated import SimAgents
 
 pytestmark = pytest.mark.anyio
 

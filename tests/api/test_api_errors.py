@@ -7,7 +7,7 @@ import json
 import pytest
 from api_helpers import INDEX_HEADERS, TEXT_PLAIN, assert_plain_error
 
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 
 pytestmark = pytest.mark.anyio
 

@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from agent import nomad_config
+from agent.agent_api import ZERO_MEMBER, AgentAPI, MemberInfo, SelfInfo
 from agent.api import create_app
 from agent.api.app import AgentApp
 from agent.api.encoding import encode
 from agent.api.models import SelfResponse
 from agent.api.views import AgentViews
-from agent.protocol import ZERO_MEMBER, AgentAPI, MemberInfo, SelfInfo
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
+from agent.telemetry import runtime_stats
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +64,7 @@ QUERIES = (
 @pytest.fixture(autouse=True)
 def _steady_runtime_stats(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep `stats.runtime.goroutines` from being re-read between the two calls compared."""
-    monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 1e9)
+    monkeypatch.setattr(runtime_stats, "RUNTIME_SAMPLE_SECONDS", 1e9)
 
 
 def scope(

@@ -6,7 +6,7 @@ import pytest
 from api_helpers import assert_plain_error, member_statuses
 
 from agent.agent import Agent
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.api import create_app
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 
 PATHS = ["members", "servers", "self", "join", "force-leave", "health", "nope"]
 METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS", "PATCH"]

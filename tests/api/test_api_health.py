@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from api_helpers import TEXT_PLAIN, assert_plain_error
 
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 
 pytestmark = pytest.mark.anyio
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_helpers import assert_plain_error, member_statuses
 
-from agent.server import JOIN_ANSWER_TIMEOUT
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
+from agent.roles.server import JOIN_ANSWER_TIMEOUT
 
 pytestmark = pytest.mark.anyio
 

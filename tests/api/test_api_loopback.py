@@ -13,8 +13,8 @@ import pytest
 from api_helpers import member_statuses
 
 from agent.agent import Agent
-from agent.config import Settings
-from agent.launch import start_agent
+from agent.config.settings import Settings
+from agent.launch.real import start_agent
 
 pytestmark = pytest.mark.anyio
 

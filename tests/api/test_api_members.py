@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from api_helpers import assert_plain_error, member_statuses
 
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
 from gossip.messages import LeaveIntent
 
 pytestmark = pytest.mark.anyio

@@ -8,9 +8,9 @@ import re
 import pytest
 from api_helpers import assert_plain_error
 
-from agent import nomad_config
-from agent.durations import parse_go_duration
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
+from agent.telemetry import runtime_stats
+from gocompat.durations import parse_go_duration
 
 pytestmark = pytest.mark.anyio
 
@@ -168,13 +168,13 @@ async def test_runtime_goroutines_are_asyncio_tasks_read_at_most_once_a_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Counting tasks walks them all, so a reading is reused for RUNTIME_SAMPLE_SECONDS."""
-    monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 0.0)
-    sampler = nomad_config.RuntimeSampler()
+    monkeypatch.setattr(runtime_stats, "RUNTIME_SAMPLE_SECONDS", 0.0)
+    sampler = runtime_stats.RuntimeSampler()
     before = int(sampler.stats()["goroutines"])
     sleepers = [asyncio.create_task(asyncio.sleep(60)) for _ in range(3)]
     try:
         assert int(sampler.stats()["goroutines"]) == before + 3
-        monkeypatch.setattr(nomad_config, "RUNTIME_SAMPLE_SECONDS", 1e9)
+        monkeypatch.setattr(runtime_stats, "RUNTIME_SAMPLE_SECONDS", 1e9)
         held = sampler.stats()
         sleepers.append(asyncio.create_task(asyncio.sleep(60)))
         assert sampler.stats() == held

@@ -1,8 +1,8 @@
 """docker-compose.yml's five agents as separate processes on 127.0.0.11-15, for e2e tests.
 
 Each agent runs as `python -m agent` from this checkout with `process_argv()` of its
-`agent.topology` spec (the compose command, host names swapped for loopback addresses, its own
-data directory), output captured to `<name>.log`. Agents can be killed (`kill -9`, SIGTERM)
+`agent.processes.topology` spec (the compose command, host names swapped for loopback
+addresses, its own data directory), output captured to `<name>.log`. Agents can be killed (`kill -9`, SIGTERM)
 and started again with the same data dir, with the same argv or another one.
 
 Every wait is `Cluster.eventually`: it polls a check against a deadline, treats HTTP errors as
@@ -33,8 +33,8 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
-from agent.child_process import spawn
-from agent.topology import (
+from agent.processes.child import spawn
+from agent.processes.topology import (
     AGENTS,
     CLIENTS,
     HTTP_PORT,
@@ -44,7 +44,7 @@ from agent.topology import (
     SERVERS,
     AgentSpec,
 )
-from agent.topology import process_argv as twin_argv
+from agent.processes.topology import process_argv as twin_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.25

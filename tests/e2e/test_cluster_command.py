@@ -23,7 +23,7 @@ import httpx
 import pytest
 from cluster_harness import can_bind
 
-from agent.topology import AGENTS, SERVERS
+from agent.processes.topology import AGENTS, SERVERS
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHY_DEADLINE = 60.0

@@ -3,7 +3,7 @@ convergence, the raft election, crashes, force-leave, quorum loss, restarts from
 client fail-over, and python-nomad against it.
 
 Each agent is its own `python -m agent` process with the compose command's flags
-(`process_argv` of `agent.topology`: `-gossip-profile lan`, `-retry-join` of the three
+(`process_argv` of `agent.processes.topology`: `-gossip-profile lan`, `-retry-join` of the three
 servers every 2 s, clients with `-servers`); see `cluster_harness`. The read-only checks share
 one cluster (TestSteadyCluster); every test that kills or restarts something gets a fresh one. Every
 wait polls against a generous deadline (never a fixed sleep); every agent's log is printed at
@@ -24,7 +24,7 @@ import pytest
 from cluster_harness import MISSING_IPS, SERVER_RPC, Cluster, strip_joins
 from nomad.api.exceptions import BadRequestNomadException, BaseNomadException
 
-from agent.topology import CLIENTS, LOOPBACK_IPS, SERVERS
+from agent.processes.topology import CLIENTS, LOOPBACK_IPS, SERVERS
 
 pytestmark = [
     pytest.mark.e2e,

@@ -1,6 +1,6 @@
 """Fake endpoints for testing the simulator itself, independent of the real SerfCore.
 
-`RecorderCore` (agent.runtime.recorder) records every input and sends what a test queues;
+`RecorderCore` (helpers.recorder) records every input and sends what a test queues;
 `PingCore` is a toy
 membership protocol (join by stream, ping one random peer per second, mark a peer failed
 on a missed ack) with the same shape as SerfCore, so SimCluster can run it.
@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from helpers.recorder import RecorderCore
 
-from agent.runtime.recorder import RecorderCore
 from agent.sim import SimCluster
 from gossip.config import SerfConfig
 from gossip.events import (

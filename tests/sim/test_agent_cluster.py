@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from agent.agent import Agent
-from agent.data_dir import DataDir
-from agent.sim_agents import SimAgents
+from agent.launch.simulated import SimAgents
+from agent.state.data_dir import DataDir
 
 pytestmark = pytest.mark.anyio
 

@@ -39,10 +39,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Request
 from starlette.responses import Response
 
+from agent.agent_api import AclAPI, AgentAPI
 from agent.api.deps import TOKEN_HEADERS, AgentDep, TokenDep, parse_query_options
 from agent.api.encoding import json_response
 from agent.errors import ACL_DISABLED, BadRequestError
-from agent.protocol import AclAPI, AgentAPI
 
 _TEXT_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}

@@ -18,12 +18,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from agent.agent_api import AgentAPI, Capability
 from agent.api.deps import (
     TOKEN_HEADERS,
     AgentDep,
     TokenDep,
     first,
-    parse_go_bool,
     parse_query_options,
     require_client,
     require_server,
@@ -44,7 +44,7 @@ from agent.api.models import (
 )
 from agent.api.views import AgentViews
 from agent.errors import BadRequestError
-from agent.protocol import AgentAPI, Capability
+from gocompat import parse_go_bool
 
 _TEXT_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.acl_policy import NamespaceRule, Policy, PolicyParseError, max_privilege, parse_rules
+from agent.acl.policy import NamespaceRule, Policy, PolicyParseError, max_privilege, parse_rules
 
 
 def test_three_blocks_in_hcl_with_comments() -> None:

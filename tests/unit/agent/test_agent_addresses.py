@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.addresses import AddressError, ip_literal, join_host_port, split_host_port
-from agent.durations import parse_go_duration
+from gocompat.addresses import AddressError, ip_literal, join_host_port, split_host_port
+from gocompat.durations import parse_go_duration
 
 
 @pytest.mark.parametrize(

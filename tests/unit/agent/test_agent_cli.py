@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import CliError, banner, load_settings, main
-from agent.config import Settings
-from agent.nomad_config import listeners_for
+from agent.cli.main import CliError, banner, load_settings, main
+from agent.config.listeners import listeners_for
+from agent.config.settings import Settings
 
 
 def test_single_and_double_dash_flags() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import NOMAD_RECONNECT_TIMEOUT, Settings, format_validation_error
-from agent.config_file import ConfigFileError, load_config_files
-from agent.nomad_config import listeners_for
+from agent.config.files import ConfigFileError, load_config_files
+from agent.config.listeners import listeners_for
+from agent.config.settings import NOMAD_RECONNECT_TIMEOUT, Settings, format_validation_error
 
 SERVER = {"server": {"enabled": True}}
 

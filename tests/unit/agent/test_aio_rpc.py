@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
-from agent.rpc.aio import AioRpcRuntime
 from agent.rpc.endpoint import RpcEvent
 from agent.rpc.wire import FrameKind, decode_frame, encode_frame
+from agent.runtime.rpc_aio import AioRpcRuntime
 
 pytestmark = pytest.mark.anyio
 DEADLINE = 10.0

@@ -12,10 +12,10 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
+from helpers.recorder import RecorderCore
 
-from agent.runtime.aio import AioResolver, AioRuntime
-from agent.runtime.driver import ResolveError
-from agent.runtime.recorder import RecorderCore
+from agent.runtime.gossip_aio import AioRuntime
+from agent.runtime.resolver import AioResolver, ResolveError
 from gossip.codec import encode_stream
 from gossip.events import GossipEvent, JoinCompleted
 from gossip.messages import AckResp, Ping

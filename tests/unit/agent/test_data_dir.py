@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import data_dir as data_dir_module
-from agent.acl_store import AclStateError, AclStore
-from agent.data_dir import (
+from agent.acl.store import AclStateError, AclStore
+from agent.state import data_dir as data_dir_module
+from agent.state.data_dir import (
     ACL_STATE,
     CLIENT_ID,
     MARKER,
@@ -27,7 +27,7 @@ from agent.data_dir import (
     DataDirError,
     write_atomic,
 )
-from agent.snapshot import SerfSnapshot
+from agent.state.serf_snapshot import SerfSnapshot
 
 Damage = Callable[[bytes], bytes]
 ROOT = Path(__file__).resolve().parents[3]
@@ -276,7 +276,7 @@ def test_a_crash_between_temp_write_and_rename_keeps_the_old_file(
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from agent.data_dir import write_atomic
+from agent.state.data_dir import write_atomic
 os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
 write_atomic(Path(sys.argv[1]), b"new content that must never be seen half-written")
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from agent.rpc.cluster_state import NodeStatus
+from agent.rpc.fsm import NodeStatus
 from agent.rpc.messages import HeartbeatReply, MembersRequest, NodeHeartbeat, PeersReply
 from agent.rpc.server_rpc import (
     HEARTBEAT_GRACE,

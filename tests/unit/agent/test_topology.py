@@ -1,5 +1,5 @@
-"""docker-compose.yml and agent/topology.py describe the same five agents; the process twin's
-argv is the compose command with host names, `-bind 0.0.0.0` and `/data` swapped."""
+"""docker-compose.yml and agent/processes/topology.py describe the same five agents; the process
+twin's argv is the compose command with host names, `-bind 0.0.0.0` and `/data` swapped."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.cli import load_settings
-from agent.topology import (
+from agent.cli.main import load_settings
+from agent.processes.topology import (
     AGENTS,
     CLIENTS,
     LOOPBACK_IPS,
@@ -179,3 +179,17 @@ def test_process_argv_gives_valid_agent_flags(tmp_path: Path) -> None:
         settings = load_settings(argv[1:])
         assert settings.bind_addr == spec.loopback_ip
         assert settings.data_dir == str(tmp_path / spec.name)
+
+
+def test_the_image_gets_every_package_the_project_installs() -> None:
+    """A package missing from the Dockerfile's COPY lines or .dockerignore installs nothing
+    and breaks the image at import time, which only a real image build would show."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    include = pyproject.split("[tool.setuptools.packages.find]")[1].split("]")[0]
+    packages = sorted(p.strip(' "*') for p in include.split("[")[1].split(","))
+    assert packages == ["agent", "gocompat", "gossip", "raft_stub"]
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"!{package}/" in ignore, package

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from gocompat import format_go_duration, seconds_to_go_duration
 from raft_stub import (
     AppendEntries,
     EntryCommitted,
@@ -19,9 +20,8 @@ from raft_stub import (
     RaftStub,
     RequestVoteResponse,
     encode_configuration,
-    format_go_duration,
 )
-from raft_stub.stats import ServerEntry, format_configuration, seconds_to_go_duration
+from raft_stub.stats import ServerEntry, format_configuration
 
 ADDR = "127.0.0.1:4647"
 PEER = "127.0.0.2:4647"

@@ -1,0 +1,1 @@
+"""Nomad's ACL system as the agent endpoints use it: the policy language and the token store."""

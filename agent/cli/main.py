@@ -1,0 +1,328 @@
+"""`gossip-agent agent [flags]`: Nomad's agent command, with Nomad's single-dash flags.
+
+Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
+-region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
+-acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin
+-servers A,B, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
+
+The CLI owns the agent's lifecycle (not the ASGI lifespan): it binds the listeners, starts
+the agent and uvicorn in one event loop, prints where everything listens, and on SIGINT or
+SIGTERM leaves the gossip pool if `leave_on_interrupt` / `leave_on_terminate` say so, then
+shuts down. A second signal skips the graceful part. Any bad flag, config file or value is
+one line on stderr naming what is wrong, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+import uvicorn
+from pydantic import ValidationError
+
+from agent.agent import Agent
+from agent.api import create_app
+from agent.config.files import ConfigFileError, load_config_files
+from agent.config.listeners import Listeners
+from agent.config.settings import Settings, deep_merge, format_validation_error
+from agent.errors import AgentError
+from agent.launch.real import ListenError, bind_http, start_agent
+from agent.state.data_dir import DataDirError
+from agent.version import NOMAD_VERSION
+from gocompat import parse_go_bool
+
+PROG = "gossip-agent"
+TICK_SECONDS = 1.0
+log = logging.getLogger("gossip_agent")
+
+
+class CliError(Exception):
+    """A usage or configuration problem: printed as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(message)
+
+    def _get_option_tuples(self, option_string: str) -> list[Any]:
+        # Go's flag package takes no abbreviations; argparse before 3.12 still matched
+        # single-dash prefixes (`-de` as `-dev`) despite allow_abbrev=False.
+        return []
+
+
+def _go_bool(text: str) -> bool:
+    """Go's flag package: `-dev`, `-dev=true`, `-dev=false` (strconv.ParseBool values)."""
+    return parse_go_bool(text)
+
+
+_go_bool.__name__ = "boolean"  # argparse names the type in its error message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, allow_abbrev=False, description="A Nomad-style gossip agent.")
+    commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    agent = commands.add_parser("agent", help="run an agent", allow_abbrev=False)
+
+    def flag(name: str, **kwargs: Any) -> None:
+        agent.add_argument(f"-{name}", f"--{name}", **kwargs)
+
+    boolean: dict[str, Any] = {"nargs": "?", "const": True, "type": _go_bool, "metavar": "BOOL"}
+    flag("dev", help="dev mode: server + client on 127.0.0.1", **boolean)
+    flag("server", help="run the server half", **boolean)
+    flag("client", help="run the client half", **boolean)
+    flag("bootstrap-expect", type=int, metavar="N", help="servers to wait for (1: alone)")
+    flag("node", metavar="NAME", help="node name (default: host name)")
+    flag("region", help="region (default: global)")
+    flag("dc", help="datacenter (default: dc1)")
+    flag("bind", metavar="ADDR", help="address for all listeners")
+    flag("data-dir", metavar="DIR", help="state directory (ACL tokens and policies)")
+    flag("acl-enabled", help="enforce ACLs (bootstrap with POST /v1/acl/bootstrap)", **boolean)
+    flag("config", action="append", metavar="FILE", help="JSON config file or directory")
+    flag("log-level", metavar="LEVEL", help="TRACE, DEBUG, INFO, WARN or ERR")
+    flag("http-port", type=int, metavar="PORT", help="HTTP API port (default 4646)")
+    flag("rpc-port", type=int, metavar="PORT", help="RPC port (default 4647)")
+    flag("serf-port", type=int, metavar="PORT", help="gossip port, UDP+TCP (default 4648)")
+    flag("gossip-profile", metavar="NAME", help="memberlist timings: wan (default), lan, local")
+    flag("join", action="append", metavar="ADDR", help="server: serf address to join at start")
+    flag("retry-join", action="append", metavar="ADDR", help="server: join, retrying until ok")
+    flag("retry-interval", metavar="DURATION", help="server: time between join attempts (30s)")
+    flag("retry-max", type=int, metavar="N", help="server: retries before exiting, 0: forever")
+    flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
+    flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
+    return parser
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    """Nomad's `-servers a,b` (empty items dropped)."""
+    if text is None:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags actually given, as nested Settings keys."""
+    pairs: list[tuple[tuple[str, ...], Any]] = [
+        (("dev_mode",), args.dev),
+        (("server", "enabled"), args.server),
+        (("client", "enabled"), args.client),
+        (("server", "bootstrap_expect"), args.bootstrap_expect),
+        (("name",), args.node),
+        (("region",), args.region),
+        (("datacenter",), args.dc),
+        (("bind_addr",), args.bind),
+        (("data_dir",), args.data_dir),
+        (("acl", "enabled"), args.acl_enabled),
+        (("log_level",), args.log_level),
+        (("ports", "http"), args.http_port),
+        (("ports", "rpc"), args.rpc_port),
+        (("ports", "serf"), args.serf_port),
+        (("gossip_profile",), args.gossip_profile),
+        (("server", "start_join"), args.join),
+        (("server", "retry_join"), args.retry_join),
+        (("server", "retry_interval"), args.retry_interval),
+        (("server", "retry_max"), args.retry_max),
+        (("server", "rejoin_after_leave"), args.rejoin),
+        (("client", "servers"), _split_list(args.servers)),
+    ]
+    out: dict[str, Any] = {}
+    for path, value in pairs:
+        if value is None:
+            continue
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return out
+
+
+def load_settings(argv: Sequence[str]) -> Settings:
+    """Parse `agent` flags and build the Settings.
+
+    Raises:
+        CliError: bad flag, unreadable config file, or an invalid value.
+    """
+    args = build_parser().parse_args(["agent", *argv])
+    try:
+        file_values = load_config_files(args.config or [])
+    except ConfigFileError as exc:
+        raise CliError(f"config file {exc}") from None
+    try:
+        return Settings(**deep_merge(file_values, _flag_values(args)))
+    except ValidationError as exc:
+        raise CliError(format_validation_error(exc)) from None
+
+
+# ---- logging ------------------------------------------------------------------------------
+
+_GO_LEVELS = {"WARNING": "WARN", "ERROR": "ERR", "CRITICAL": "ERR"}
+
+
+class _NomadFormatter(logging.Formatter):
+    """`    2017/03/14 12:00:00 [INFO] agent: message`, roughly as Nomad's logger writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = _GO_LEVELS.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _NomadFormatter(
+            "    %(asctime)s [%(levelname)s] %(name)s: %(message)s", "%Y/%m/%d %H:%M:%S"
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(
+        {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "ERR": logging.ERROR}.get(
+            level, getattr(logging, level, logging.INFO)
+        )
+    )
+
+
+# ---- running --------------------------------------------------------------------------------
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling (the CLI decides when to stop), ticking once
+    a second instead of ten times: its tick only refreshes the Date header, which changes
+    once a second, and an idle agent's wake-ups are what its idle CPU is made of
+    (bench/cluster.py)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stop = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stop.set()
+
+    async def main_loop(self) -> None:
+        while not await self.on_tick(0):  # counter 0: refresh the Date header every tick
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), TICK_SECONDS)
+
+
+def banner(settings: Settings, listeners: Listeners) -> str:
+    serf = listeners.serf
+    lines = [
+        f"==> Starting {PROG} agent (Nomad {NOMAD_VERSION} API)...",
+        "==> Agent configuration:",
+        "",
+        f"       Advertise Addrs: HTTP: {listeners.http.advertise}; RPC: "
+        f"{listeners.rpc.advertise}; Serf: {serf.advertise}",
+        f"            Bind Addrs: HTTP: {listeners.http.bind}"
+        + (f"; Serf: {serf.bind} (udp+tcp)" if settings.server.enabled else ""),
+        f"                Client: {str(settings.client.enabled).lower()}",
+        f"             Log Level: {settings.log_level}",
+        f"                  Node: {settings.node_name}",
+        f"                Region: {settings.region} (DC: {settings.datacenter})",
+        f"                Server: {str(settings.server.enabled).lower()}"
+        + (f" (gossip profile {settings.gossip_profile})" if settings.server.enabled else ""),
+        "",
+        "==> Agent started! Log data will stream in below:",
+    ]
+    return "\n".join(lines)
+
+
+async def run_agent(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 if a listener cannot be bound or the
+    agent gives up on its own (every `retry_max` join attempt failed)."""
+    loop = asyncio.get_running_loop()
+    signals: asyncio.Queue[int] = asyncio.Queue()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
+    try:
+        http_sock = bind_http(settings)
+    except ListenError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        agent = await start_agent(settings, http_port=http_sock.getsockname()[1])
+    except (ListenError, DataDirError, AgentError) as exc:
+        http_sock.close()
+        raise CliError(str(exc)) from None
+    listeners = agent.listeners
+    server = _EmbeddedServer(
+        uvicorn.Config(
+            create_app(agent),
+            lifespan="off",
+            server_header=False,
+            log_config=None,
+            access_log=settings.log_level in ("TRACE", "DEBUG"),
+        )
+    )
+    print(banner(settings, listeners), flush=True)
+    serving = asyncio.create_task(server.serve(sockets=[http_sock]))
+    waiting = asyncio.create_task(signals.get())
+    failing = asyncio.create_task(agent.wait_fatal())
+    await asyncio.wait([serving, waiting, failing], return_when=asyncio.FIRST_COMPLETED)
+    if waiting.done():
+        await _graceful_stop(agent, settings, waiting.result(), signals)
+    else:
+        waiting.cancel()
+    status = 1 if failing.done() else 0
+    failing.cancel()
+    server.stop()
+    await serving
+    await agent.shutdown()
+    http_sock.close()
+    log.info("agent: shutdown complete")
+    return status
+
+
+async def _graceful_stop(
+    agent: Agent, settings: Settings, sig: int, signals: asyncio.Queue[int]
+) -> None:
+    name = signal.Signals(sig).name
+    leave = settings.leave_on_interrupt if sig == signal.SIGINT else settings.leave_on_terminate
+    log.info("agent: caught signal %s, %s", name, "leaving" if leave else "shutting down")
+    if not leave or not agent.is_server:
+        return
+    leaving = asyncio.create_task(agent.leave())
+    again = asyncio.create_task(signals.get())
+    await asyncio.wait([leaving, again], return_when=asyncio.FIRST_COMPLETED)
+    if again.done():
+        log.warning("agent: second signal, skipping graceful leave")
+        leaving.cancel()
+    else:
+        again.cancel()
+        log.info("agent: graceful leave complete")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or argv[0] in ("-h", "--help", "help"):
+            stream = sys.stdout if argv else sys.stderr
+            build_parser().print_help(stream)
+            print(
+                f"\n{PROG} cluster [-data-dir DIR] [-log-dir DIR]: docker-compose.yml's"
+                " 3 servers and 2 clients as processes on 127.0.0.11-15",
+                file=stream,
+            )
+            return 0 if argv else 1
+        if argv[0] == "cluster":
+            from agent.cli.cluster_command import (
+                main as cluster_main,  # spawns agents; no asyncio here
+            )
+
+            return cluster_main(argv[1:])
+        if argv[0] != "agent":
+            raise CliError(f"unknown command {argv[0]!r}; try: {PROG} agent -dev")
+        settings = load_settings(argv[1:])
+        configure_logging(settings.log_level)
+        return asyncio.run(run_agent(settings))
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
