@@ -2,8 +2,8 @@
 
 Each agent runs as `python -m agent` from this checkout with `process_argv()` of its
 `agent.processes.topology` spec (the compose command, host names swapped for loopback
-addresses, its own data directory), output captured to `<name>.log`. Agents can be killed (`kill -9`, SIGTERM)
-and started again with the same data dir, with the same argv or another one.
+addresses, its own data directory), output captured to `<name>.log`. Agents can be killed
+(`kill -9`, SIGTERM) and started again with the same data dir, with the same argv or another.
 
 Every wait is `Cluster.eventually`: it polls a check against a deadline, treats HTTP errors as
 "not yet", fails with the last thing it saw, and fails at once if an agent that should be
