@@ -210,7 +210,7 @@ class AclStore:
                 continue
             for block in levels:
                 levels[block] = max_privilege(levels[block], getattr(parsed, block))
-        return Grants(**levels)
+        return Grants(agent=levels["agent"], node=levels["node"], operator=levels["operator"])
 
     def authorize(self, secret: str | None, capability: Capability) -> None:
         if not self.grants(secret).allows(capability):

@@ -58,7 +58,7 @@ def listeners_for(
     ports = {"http": http_port, "rpc": rpc, "serf": serf_port}
     made = {}
     for kind in ("http", "rpc", "serf"):
-        bind_host = settings.bind_host(kind)  # type: ignore[arg-type]
+        bind_host = settings.bind_host(kind)
         port = ports[kind]
         advertised = getattr(settings.advertise, kind)
         if advertised is not None:

@@ -28,7 +28,8 @@ class NodeRecord:
     status: NodeStatus
 
     def encode(self) -> bytes:
-        return msgpack.packb(["node", self.node_id, self.name, self.status.value])
+        packed: bytes = msgpack.packb(["node", self.node_id, self.name, self.status.value])
+        return packed
 
     @classmethod
     def decode(cls, data: bytes) -> NodeRecord | None:

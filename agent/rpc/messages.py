@@ -7,9 +7,12 @@ shape and types, so a malformed frame is refused whole instead of half-applied.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from agent.rpc.wire import RpcDecodeError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class _Body:
@@ -18,13 +21,14 @@ class _Body:
     TYPES: ClassVar[tuple[type | tuple[type, ...], ...]]
 
     def to_body(self) -> list[Any]:
-        return [getattr(self, f.name) for f in fields(self)]  # type: ignore[arg-type]
+        return [getattr(self, f.name) for f in fields(cast("DataclassInstance", self))]
 
     @classmethod
     def from_body(cls, body: Any) -> Self:
         if not isinstance(body, list) or len(body) != len(cls.TYPES):
             raise RpcDecodeError(f"{cls.__name__}: expected {len(cls.TYPES)} fields")
-        for value, kind, field in zip(body, cls.TYPES, fields(cls), strict=True):  # type: ignore[arg-type]
+        shape = fields(cast("type[DataclassInstance]", cls))
+        for value, kind, field in zip(body, cls.TYPES, shape, strict=True):
             allowed = (list, tuple) if kind is list else kind
             if not isinstance(value, allowed) or isinstance(value, bool):
                 raise RpcDecodeError(f"{cls.__name__}: bad {field.name}")

@@ -324,9 +324,9 @@ class ServerRpc:
                     log.info("rpc: added raft peer %s (%s)", addr, peer.name)
                 return  # one configuration change at a time
         for server_id in sorted(configured - {self.addr}):
-            peer = self._peers.get(server_id)
-            gone = peer is None and server_id in self._seen
-            if gone or (peer is not None and peer.status == "left"):
+            known = self._peers.get(server_id)
+            gone = known is None and server_id in self._seen
+            if gone or (known is not None and known.status == "left"):
                 if self.raft.remove_server(now, server_id):
                     log.info("rpc: removed raft peer %s", server_id)
                 return

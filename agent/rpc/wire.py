@@ -47,7 +47,7 @@ class Frame:
 
 
 def encode_frame(src: str, kind: FrameKind, body: Any) -> bytes:
-    payload = msgpack.packb([src, kind.value, body], use_bin_type=True)
+    payload: bytes = msgpack.packb([src, kind.value, body], use_bin_type=True)
     if len(payload) > MAX_FRAME_BYTES:
         raise ValueError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME_BYTES}")
     return _LENGTH.pack(len(payload)) + payload
@@ -59,7 +59,7 @@ def frame_length(header: bytes) -> int:
     Raises:
         RpcDecodeError: the length is zero or above `MAX_FRAME_BYTES`.
     """
-    (length,) = _LENGTH.unpack(header[:HEADER_BYTES])
+    length = int(_LENGTH.unpack(header[:HEADER_BYTES])[0])
     if not 0 < length <= MAX_FRAME_BYTES:
         raise RpcDecodeError(f"bad frame length {length}")
     return length

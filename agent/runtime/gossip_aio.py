@@ -119,7 +119,7 @@ class AioRuntime:
                 if port != 0 or exc.errno != errno.EADDRINUSE or attempt == attempts - 1:
                     raise
                 continue
-            self._udp, self._tcp = udp, tcp  # type: ignore[assignment]
+            self._udp, self._tcp = udp, tcp
             self._addr = Address(host, bound_port)
             return
 

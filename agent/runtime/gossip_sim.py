@@ -27,14 +27,14 @@ class SimRuntime:
         self.scheduler = scheduler
         self.network = network
         self._addr = addr
-        self._process: SimProcess | None = None
+        self._process: SimProcess[Endpoint] | None = None
 
     @property
     def addr(self) -> Address:
         return self._addr
 
     @property
-    def process(self) -> SimProcess | None:
+    def process(self) -> SimProcess[Endpoint] | None:
         """The simulated process (for fault injection in tests: `crash()`, `pause()`)."""
         return self._process
 
@@ -42,7 +42,7 @@ class SimRuntime:
         return self.scheduler.now
 
     def attach(self, core: Endpoint, on_event: EventCallback) -> None:
-        def deliver(process: SimProcess, event: GossipEvent) -> None:
+        def deliver(process: SimProcess[Endpoint], event: GossipEvent) -> None:
             on_event(event)
 
         self._process = SimProcess(core, self._addr, self.scheduler, self.network, deliver)

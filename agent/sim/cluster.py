@@ -29,6 +29,7 @@ from typing import Any
 
 from agent.sim.network import NetworkConditions, SimNetwork
 from agent.sim.node import (
+    ClusterCore,
     CoreFactory,
     Seed,
     SimEvent,
@@ -182,15 +183,17 @@ class SimCluster:
             core, node.addr, self._scheduler, self.network, partial(self._on_event, node)
         )
 
-    def _on_event(self, node: SimNode, process: SimProcess, event: GossipEvent) -> None:
-        if type(event) is MemberEvent:
+    def _on_event(
+        self, node: SimNode, process: SimProcess[ClusterCore], event: GossipEvent
+    ) -> None:
+        if isinstance(event, MemberEvent):
             now = self._scheduler.now
             kind = event.type.value
             if self._record_events:
                 self._events.append(SimEvent(now, node.name, kind, event.member.name))
             self._trace.add(now, node.name, kind, event.member.name)
         elif process is node._process:
-            node._completions[event.token] = event  # type: ignore[union-attr]
+            node._completions[event.token] = event
 
     def _running(self, name: str) -> SimNode:
         node = self.node(name)

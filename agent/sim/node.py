@@ -130,17 +130,16 @@ class SimNode:
         self.restarts = 0
         self.last_join: JoinCompleted | None = None
         """The last join's full outcome, with its per-seed error lines."""
-        self._process: SimProcess
+        self._process: SimProcess[ClusterCore]
         self._completions: dict[int, GossipEvent] = {}
 
     @property
     def core(self) -> ClusterCore:
         """The current process's core (a new object after each restart)."""
-        core: ClusterCore = self._process.core  # type: ignore[assignment]
-        return core
+        return self._process.core
 
     @property
-    def process(self) -> SimProcess:
+    def process(self) -> SimProcess[ClusterCore]:
         return self._process
 
     @property

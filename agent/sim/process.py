@@ -17,13 +17,15 @@ Faults a process can suffer:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from agent.sim.network import SimNetwork, StreamExchange
 from agent.sim.scheduler import Scheduler, Timer
 from gossip import Address, Datagram, Endpoint, GossipEvent, StreamRequest, flush_outputs
 
-EventHandler = Callable[["SimProcess", GossipEvent], None]
+C = TypeVar("C", bound=Endpoint)
+"""The core's own type, so a caller gets back the commands of the core it put in."""
+EventHandler = Callable[["SimProcess[C]", GossipEvent], None]
 
 # Kinds of inputs held back while a process is paused.
 _DATAGRAM = 0
@@ -32,7 +34,7 @@ _RESULT = 2
 _TIMER = 3
 
 
-class SimProcess:
+class SimProcess(Generic[C]):
     """Runs one core on the simulated network; also the `OutputSink` its flushes drain into."""
 
     __slots__ = (
@@ -49,11 +51,11 @@ class SimProcess:
 
     def __init__(
         self,
-        core: Endpoint,
+        core: C,
         addr: Address,
         scheduler: Scheduler,
         network: SimNetwork,
-        on_event: EventHandler,
+        on_event: EventHandler[C],
     ) -> None:
         self.core = core
         self.addr = addr

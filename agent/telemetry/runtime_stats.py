@@ -7,6 +7,7 @@ import functools
 import os
 import platform
 import sys
+from typing import NamedTuple
 
 _GO_ARCH = {
     "x86_64": "amd64",
@@ -26,6 +27,15 @@ RUNTIME_SAMPLE_SECONDS = 1.0
 """How long a `goroutines`/`max_procs` reading is reused (per event loop)."""
 
 
+class _Reading(NamedTuple):
+    """One reading of the counts that change, and the loop and loop time it was taken on."""
+
+    loop: asyncio.AbstractEventLoop
+    at: float
+    max_procs: str
+    goroutines: str
+
+
 class RuntimeSampler:
     """`stats.runtime`, describing this Python process the way Nomad describes its Go runtime.
 
@@ -37,7 +47,7 @@ class RuntimeSampler:
     """
 
     def __init__(self) -> None:
-        self._sample: tuple[asyncio.AbstractEventLoop | None, float, str, str] | None = None
+        self._reading: _Reading | None = None
 
     def stats(self) -> dict[str, str]:
         max_procs, goroutines = self._counts()
@@ -54,16 +64,19 @@ class RuntimeSampler:
     def _counts(self) -> tuple[str, str]:
         """(max_procs, goroutines), read afresh when the reading is old or from another loop."""
         try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no running loop: no tasks
             return _max_procs(), "0"
-        now = loop.time()  # type: ignore[union-attr]
-        sample = self._sample
-        fresh = sample is not None and sample[0] is loop
-        if not fresh or not 0 <= now - sample[1] < RUNTIME_SAMPLE_SECONDS:  # type: ignore[index]
-            sample = (loop, now, _max_procs(), str(len(asyncio.all_tasks(loop))))
-            self._sample = sample
-        return sample[2], sample[3]  # type: ignore[index]
+        now = loop.time()
+        reading = self._reading
+        if (
+            reading is None
+            or reading.loop is not loop
+            or not 0 <= now - reading.at < (RUNTIME_SAMPLE_SECONDS)
+        ):
+            reading = _Reading(loop, now, _max_procs(), str(len(asyncio.all_tasks(loop))))
+            self._reading = reading
+        return reading.max_procs, reading.goroutines
 
 
 @functools.cache
