@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
 TOP = ("agent", "gocompat", "gossip", "raft_stub", "tests", "bench")
-NAMED = re.compile(r"`((?:%s)/[\w/.]*)`" % "|".join(TOP))
+NAMED = re.compile(r"`((?:" + "|".join(TOP) + r")/[\w/.]*)`")
 
 
 def test_every_path_the_guide_names_exists() -> None:
