@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import uvicorn
@@ -32,13 +31,13 @@ from agent.config.files import ConfigFileError, load_config_files
 from agent.config.listeners import Listeners
 from agent.config.settings import Settings, deep_merge, format_validation_error
 from agent.errors import AgentError
+from agent.launch.http_server import EmbeddedServer
 from agent.launch.real import ListenError, bind_http, start_agent
 from agent.state.data_dir import DataDirError
 from agent.version import NOMAD_VERSION
 from gocompat import parse_go_bool
 
 PROG = "gossip-agent"
-TICK_SECONDS = 1.0
 log = logging.getLogger("gossip_agent")
 
 
@@ -190,30 +189,6 @@ def configure_logging(level: str) -> None:
 # ---- running --------------------------------------------------------------------------------
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling (the CLI decides when to stop), ticking once
-    a second instead of ten times: its tick only refreshes the Date header, which changes
-    once a second, and an idle agent's wake-ups are what its idle CPU is made of
-    (bench/cluster.py)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._stop = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self._stop.set()
-
-    async def main_loop(self) -> None:
-        while not await self.on_tick(0):  # counter 0: refresh the Date header every tick
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), TICK_SECONDS)
-
-
 def banner(settings: Settings, listeners: Listeners) -> str:
     serf = listeners.serf
     lines = [
@@ -253,7 +228,7 @@ async def run_agent(settings: Settings) -> int:
         http_sock.close()
         raise CliError(str(exc)) from None
     listeners = agent.listeners
-    server = _EmbeddedServer(
+    server = EmbeddedServer(
         uvicorn.Config(
             create_app(agent),
             lifespan="off",

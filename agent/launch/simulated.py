@@ -24,6 +24,7 @@ from agent.runtime.clock import VirtualClock
 from agent.runtime.gossip_sim import SimRuntime
 from agent.runtime.resolver import StaticResolver
 from agent.runtime.rpc_sim import SimRpcRuntime
+from agent.runtime.sim_time import PacedTime, SteppedTime
 from agent.sim.network import NetworkConditions, SimNetwork
 from agent.sim.scheduler import Scheduler
 from gossip import Address
@@ -41,6 +42,8 @@ class SimAgents:
         *,
         network: NetworkConditions | None = None,
         hosts: Mapping[str, Sequence[str]] | None = None,
+        paced: bool = False,
+        speed: float = 1.0,
     ) -> None:
         self.seed = seed
         self._master = random.Random(seed)
@@ -48,6 +51,10 @@ class SimAgents:
         self.network = SimNetwork(
             self.scheduler, random.Random(self._master.getrandbits(64)), network
         )
+        self.time: SteppedTime | PacedTime = (
+            PacedTime(self.scheduler, speed=speed) if paced else SteppedTime(self.scheduler)
+        )
+        """Stepped (a test runs virtual time) or paced to the wall clock (`time.run()`)."""
         self.resolver = StaticResolver(hosts)
         self.clock = VirtualClock(lambda: self.scheduler.now)
         self.agents: dict[str, Agent] = {}
@@ -86,11 +93,16 @@ class SimAgents:
         runtime = None
         if settings.server.enabled:
             serf = listeners.serf
-            runtime = SimRuntime(self.scheduler, self.network, Address(serf.bind_host, serf.port))
+            runtime = SimRuntime(
+                self.scheduler, self.network, Address(serf.bind_host, serf.port), time=self.time
+            )
             self.runtimes[name] = runtime
         rpc = listeners.rpc
         rpc_runtime = SimRpcRuntime(
-            self.scheduler, self.network, Address(rpc.advertise_host, rpc.advertise_port)
+            self.scheduler,
+            self.network,
+            Address(rpc.advertise_host, rpc.advertise_port),
+            time=self.time,
         )
         self.rpc_runtimes[name] = rpc_runtime
         agent = Agent(
@@ -109,9 +121,9 @@ class SimAgents:
             # and a dev agent's client then registers with it; tests start from an agent
             # that is up, as a user would after startup.
             server, client = agent.server, agent.client
-            self.run_until(
+            await self.time.wait(
                 lambda: server.raft.is_leader and (client is None or client.rpc.registered),
-                BOOTSTRAP_TIMEOUT,
+                self.scheduler.now + BOOTSTRAP_TIMEOUT,
             )
         return agent
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.runtime.gossip_driver import EventCallback
+from agent.runtime.sim_time import SimTime, SteppedTime
 from agent.sim.network import SimNetwork
 from agent.sim.process import SimProcess
 from agent.sim.scheduler import Scheduler
@@ -23,8 +24,17 @@ from gossip import Address, Endpoint, GossipEvent
 class SimRuntime:
     """One simulated process for one agent's core, on a scheduler shared with other agents."""
 
-    def __init__(self, scheduler: Scheduler, network: SimNetwork, addr: Address) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        network: SimNetwork,
+        addr: Address,
+        *,
+        time: SimTime | None = None,
+    ) -> None:
         self.scheduler = scheduler
+        self.time = time or SteppedTime(scheduler)
+        """Who moves virtual time while the Agent waits: a test's steps or the wall clock."""
         self.network = network
         self._addr = addr
         self._process: SimProcess[Endpoint] | None = None
@@ -53,7 +63,7 @@ class SimRuntime:
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         until = self.scheduler.now + max(0.0, timeout)
-        self.scheduler.run_while(lambda: not all(f.done() for f in futures), until)
+        await self.time.wait(lambda: all(f.done() for f in futures), until)
 
     def crash(self) -> None:
         """Vanish without a word (no leave): peers will see this agent fail."""

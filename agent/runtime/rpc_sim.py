@@ -2,7 +2,7 @@
 
 Frames travel as datagrams between RPC addresses, so partitions, loss and latency apply to
 raft and heartbeats exactly as to gossip; a lost frame is what a broken TCP connection is
-to these one-way messages. `wait` runs the shared scheduler, as `SimRuntime.wait` does.
+to these one-way messages. `wait` goes through the shared `SimTime`, as `SimRuntime.wait` does.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.rpc.endpoint import BeforeSend, MessageCore, RpcEvent, flush_messages
 from agent.runtime.rpc_driver import RpcEventCallback
+from agent.runtime.sim_time import SimTime, SteppedTime
 from agent.sim.network import SimNetwork, StreamExchange
 from agent.sim.scheduler import Scheduler, Timer
 from gocompat import split_host_port
@@ -22,8 +23,16 @@ from gossip import Address
 class SimRpcRuntime:
     """One agent's RPC port on a scheduler and network shared with other agents."""
 
-    def __init__(self, scheduler: Scheduler, network: SimNetwork, addr: Address) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        network: SimNetwork,
+        addr: Address,
+        *,
+        time: SimTime | None = None,
+    ) -> None:
         self.scheduler = scheduler
+        self.time = time or SteppedTime(scheduler)
         self.network = network
         self._address = addr
         self._core: MessageCore | None = None
@@ -53,7 +62,7 @@ class SimRpcRuntime:
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         until = self.scheduler.now + max(0.0, timeout)
-        self.scheduler.run_while(lambda: not all(f.done() for f in futures), until)
+        await self.time.wait(lambda: all(f.done() for f in futures), until)
 
     def crash(self) -> None:
         """Stop listening without a word."""
