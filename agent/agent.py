@@ -3,7 +3,8 @@
 It implements `AgentAPI`, the only way in for the HTTP layer. It does no I/O of its own: the
 gossip core is driven by the `Runtime` it is given (asyncio sockets or the simulator), names
 are looked up through a `Resolver`, and time comes from a `Clock`, so the same class runs a
-real `gossip-agent agent -dev` and a simulated agent in an API test (STYLE B4/B7).
+real `gossip-agent agent -dev` and a simulated agent in an API test, and what the API tests
+check is what the CLI runs.
 
 Lifecycle, owned by the caller (the CLI, or a test): construct, `await start()`, serve, then
 optionally `await leave()`, and `await shutdown()`.
@@ -92,7 +93,7 @@ class Agent:
                 node_id = self.data_dir.client_node_id(client_rng)
             else:
                 node_id = new_node_id(client_rng)
-            # A dev agent's client talks to its own server (reference 7.3 G2).
+            # A dev agent's client talks to its own server (Nomad's TestHTTP_AgentSetServers).
             local = [listeners.rpc.advertise] if self.server is not None else []
             rpc = ClientRpc(
                 node_id=node_id,
@@ -173,7 +174,7 @@ class Agent:
         return self._acl
 
     async def authorize(self, token: str | None, capability: Capability) -> None:
-        """With ACLs off every check passes, whatever the token (reference 1.7)."""
+        """With ACLs off every check passes, whatever the token, as in Nomad's `ResolveToken`."""
         if self._acl is not None:
             self._acl.authorize(token, capability)
 

@@ -1,6 +1,6 @@
 """`AgentAPI`: everything the HTTP layer may ask of an agent, and the values it gets back.
 
-The API depends on this protocol only, never on a concrete runtime (STYLE B7), so tests can
+The API depends on this protocol only, never on a concrete runtime, so tests can
 hand `create_app` an Agent running on the simulator or on real sockets. Values are plain
 frozen dataclasses in Nomad's terms; `agent.api.models` maps them to JSON field names.
 """
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 
 class Capability(StrEnum):
-    """ACL capabilities the agent endpoints check (reference 1.7)."""
+    """ACL capabilities the agent endpoints check (Nomad's acl/acl.go: agent and node policy)."""
 
     AGENT_READ = "agent:read"
     AGENT_WRITE = "agent:write"

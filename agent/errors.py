@@ -7,7 +7,7 @@
     └── RoleMismatchError         501 "Invalid method" (server-only endpoint on a client, ...)
 
 The HTTP layer (`agent.api.errors`) renders any of them as a plain-text body holding only the
-message, as Nomad's HTTP wrapper does (reference 1.4).
+message, as Nomad's HTTP wrapper does (command/agent/http.go `wrap`, `CodedError`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 INVALID_METHOD = "Invalid method"
-"""Nomad's ErrInvalidMethod: the body of both 405 and 501 answers (reference 1.2)."""
+"""Nomad's ErrInvalidMethod (command/agent/http.go): the body of both 405 and 501 answers."""
 PERMISSION_DENIED = "Permission denied"
 ACL_TOKEN_NOT_FOUND = "ACL token not found"
-"""What Nomad 0.7 answers (403) for a token secret that matches no token (reference 1.7)."""
+"""Nomad 0.7's 403 for a secret that matches no token (nomad/structs/errors.go ErrTokenNotFound)."""
 ACL_DISABLED = "ACL support disabled"
 
 

@@ -1,4 +1,8 @@
-"""Which Nomad this agent answers as (reference: "0.7 semantics with 0.5.5-style values")."""
+"""Which Nomad this agent answers as: Nomad 0.7's HTTP semantics with 0.5.5-style values.
+
+Nomad's 0.7 Agent API page (website/source/api/agent.html.md) shows sample data from a 0.5.5
+build; the values here follow those samples (e.g. the `build` tag's form).
+"""
 
 from __future__ import annotations
 

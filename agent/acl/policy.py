@@ -1,7 +1,8 @@
 """ACL policy rules: a strict parser for the subset of Nomad's policy language the agent uses.
 
 Nomad policies are HCL (or HCL's JSON form). The agent endpoints only ever check the `agent`
-and `node` capabilities (reference 1.7), and `operator` is accepted because Nomad 0.7 has it;
+and `node` capabilities (Nomad's acl/acl.go `AllowAgentRead`, `AllowNodeRead`, ...), and
+`operator` is accepted because Nomad 0.7 has it;
 `namespace "<name>" { policy = ..., capabilities = [...] }` blocks are parsed and validated so
 that a policy written for a real Nomad loads here, but nothing in this agent consults them.
 

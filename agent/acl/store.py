@@ -8,8 +8,8 @@ endpoints and implements the `/v1/acl/*` operations with Nomad 0.7's rules:
 - policies and tokens are managed with a management token only (0.7; later Nomad also lets a
   token read its own policies);
 - no token means the anonymous token, whose only policy is the one named `anonymous`;
-- a secret that matches no token is 403 `ACL token not found` (Nomad 0.7; current Nomad says
-  `Permission denied`, reference 1.7);
+- a secret that matches no token is 403 `ACL token not found` (Nomad 0.7's nomad/acl.go
+  `ResolveToken`; current Nomad says `Permission denied`);
 - policies merge with deny > write > read, and a token's missing policies are skipped.
 
 With a data dir, every change is written to `<data-dir>/server/acl.json` atomically (temp file,
@@ -59,8 +59,10 @@ _POLICY_NAME = re.compile(r"^[a-zA-Z0-9-]{1,128}$")
 class AclStateError(DataDirError, ValueError):
     """The state file exists but cannot be read; the message names the file.
 
-    A DataDirError, so the CLI reports it like any other data dir problem; still a
-    ValueError for callers written before data_dir.py existed.
+    A DataDirError, so the CLI (agent/cli/main.py) reports it like any other data dir
+    problem. Also a ValueError, like the agent's other decode errors (PolicyParseError, the
+    serf snapshot's); no agent code catches it by that name, tests/unit/agent/test_data_dir.py
+    asserts both bases.
     """
 
 

@@ -1,7 +1,7 @@
 """Dependencies shared by the routes: the agent, the ACL token, role and query checks.
 
 Everything is `async def`: FastAPI runs plain `def` dependencies in a thread pool, and the
-agent must only be touched from the event loop (STYLE B7).
+agent is only ever touched from the event loop, never from another thread.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def token_in(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The ACL token among raw ASGI headers, as `token_of` reads it from a request.
 
     `X-Nomad-Token` first; else `Authorization: Bearer <token>` (scheme case-insensitive),
-    as Nomad 1.4+ reads it (reference 1.7). Other schemes are ignored. The first header of each
-    name counts, as with Starlette's `request.headers.get`. Raw headers rather than FastAPI
-    `Header` parameters: those cost more than the rest of a cached `/v1/agent/members` answer
-    (bench/http.py), and the ASGI fast path (agent.api.fast) has no Request to read.
-    `TOKEN_HEADERS` documents them.
+    as Nomad 1.4+ reads it (command/agent/http.go `parseToken`). Other schemes are ignored.
+    The first header of each name counts, as with Starlette's `request.headers.get`. Raw
+    headers rather than FastAPI `Header` parameters: those cost more than the rest of a cached
+    `/v1/agent/members` answer (bench/http.py), and the ASGI fast path (agent.api.fast) has no
+    Request to read. `TOKEN_HEADERS` documents them.
     """
     x_nomad_token: bytes | None = None
     authorization: bytes | None = None

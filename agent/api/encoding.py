@@ -1,7 +1,7 @@
 """Nomad's JSON bodies: compact by default, 4-space indented plus a newline with `?pretty`.
 
 Nomad encodes with go-msgpack's JSON handle: no spaces, HTML characters as-is, UTF-8.
-`?pretty` switches to the indented form unless its first value is `0` (reference 1.3).
+`?pretty` switches to the indented form unless its first value is `0` (Nomad's `wrap`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def wants_pretty(request: Request) -> bool:
 
 
 def pretty_in(params: QueryParams) -> bool:
-    """`?pretty` present with a first value other than `0` (reference 1.3)."""
+    """`?pretty` present with a first value other than `0`, as command/agent/http.go reads it."""
     values = params.getlist("pretty")
     return bool(values) and values[0] != "0"
 

@@ -1,6 +1,6 @@
 """How errors become HTTP answers: plain text, the message only, Nomad's status codes.
 
-- `AgentError` and subclasses (agent.errors): their status, body = message (reference 1.4);
+- `AgentError` and subclasses (agent.errors): their status, body = message (Nomad's `wrap`);
 - a method a route does not take: 405 `Invalid method` (no `Allow` header, like Nomad);
 - an unknown path: 404 with an empty body (Nomad 0.11+; 0.7 redirected to a UI we lack);
 - a query parameter FastAPI could not convert: 400 naming it (never a 500);

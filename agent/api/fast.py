@@ -1,17 +1,17 @@
 """A pure-ASGI fast path for the two hot reads: `GET /v1/agent/members` and `GET /v1/agent/self`.
 
 Why: FastAPI's per-request machinery (middlewares, routing, dependency solving, Request and
-Response objects) costs ~50 us, more than a cached members answer itself, and kept both
-endpoints well under the issue's goal of 0.7x a bare uvicorn app (bench/http.py).
+Response objects) costs ~50 us, more than a cached members answer itself; without this path
+both endpoints stay well under bench/README.md's goal of 0.7x a bare uvicorn app (http.py).
 
 The rule that keeps it honest: the fast path only ever answers *200*, and only with what the
 FastAPI route would have sent, built by the same helpers (`query_options`, `token_in`,
 `pretty_in`, `AgentViews`) in the route's order (query, ACL, body). Everything else falls
 through to FastAPI untouched: other paths, methods other than GET (HEAD and OPTIONS are
 405s there), a `root_path`, and any exception on the way (a bad `wait`/`index`, a denied or
-unknown token, a bug), which FastAPI then raises again and answers (and logs) as it always
-has. Those reads are local, quick and side-effect free, so doing them twice is harmless; a
-client-only agent's members (an RPC to a server) always goes to FastAPI.
+unknown token, a bug), which FastAPI then raises again and answers (and logs) as it would
+without the fast path. Those reads are local, quick and side-effect free, so doing them
+twice is harmless; a client-only agent's members (an RPC to a server) always goes to FastAPI.
 tests/api/test_api_fast_path.py compares both paths message for message over a table of
 requests. `/openapi.json` and `/docs` still describe the FastAPI routes, which stay in place.
 """

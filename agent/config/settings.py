@@ -34,7 +34,7 @@ from gossip import SerfConfig
 from raft_stub import RaftConfig
 
 NOMAD_RECONNECT_TIMEOUT = 72 * 3600.0
-"""Nomad keeps failed servers listed for 72 h (serf's default is 24 h), reference 4.4."""
+"""Nomad keeps failed servers for 72 h, not serf's 24 h (nomad/config.go `DefaultConfig`)."""
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERR")
 Port = Annotated[int, Field(ge=0, le=65535, description="TCP/UDP port; 0 picks a free one")]
 DEV_PRESET: dict[str, Any] = {
@@ -147,7 +147,8 @@ class ServerSettings(_JoinKeys):
 
     @model_validator(mode="after")
     def _merge_server_join(self) -> ServerSettings:
-        """Nomad merges `server_join` into the legacy keys; setting both is an error there."""
+        """Nomad merges `server_join` into the server block's `start_join`/`retry_join`; setting
+        both is an error there, so it is here too."""
         join = self.server_join
         if join is None:
             return self

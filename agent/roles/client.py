@@ -90,7 +90,7 @@ class ClientRole:
         self.runtime.flush()
 
     def health(self) -> HealthCheck:
-        """Nomad checks only that some server is known (reference 2.7), not heartbeats."""
+        """Some server is known: all Nomad's `HealthRequest` checks of a client (not heartbeats)."""
         if not self.rpc.servers():
             return HealthCheck(False, "no known servers")
         return HealthCheck(True, "ok")

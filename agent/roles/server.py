@@ -1,9 +1,9 @@
 """The server half of an agent: the serf gossip core plus the raft stub, as Nomad composes them.
 
-A Nomad server's serf member is named `<node>.<region>` and carries the tags of reference 4.2
-(0.5.x - 0.7.x set: role, region, dc, vsn, mvn, build, port, bootstrap | expect). The wire
-advertises the serf core's own protocol versions (`SerfConfig.versions`, DMax 5 so newer serf
-peers accept us) while the API shows the 0.5.5 persona 1/5/2/2/4/4 for such members.
+A Nomad server's serf member is named `<node>.<region>` and carries the tags nomad/server.go
+`setupSerf` sets (0.5.x - 0.7.x: role, region, dc, vsn, mvn, build, port, bootstrap | expect).
+The wire advertises the serf core's own protocol versions (`SerfConfig.versions`, DMax 5 so
+newer serf peers accept us) while the API shows the 0.5.5 persona 1/5/2/2/4/4 for such members.
 
 Commands are async: they issue the command on the core, flush, and wait (through the runtime)
 for the completion event carrying the command's token. A join answers within
@@ -111,7 +111,7 @@ def server_peer(member: Member) -> ServerPeer | None:
 
 
 def server_tags(settings: Settings, rpc_port: int) -> dict[str, str]:
-    """The serf tags of a Nomad 0.5.x - 0.7.x server (reference 4.2)."""
+    """The serf tags of a Nomad 0.5.x - 0.7.x server (nomad/server.go `setupSerf`)."""
     tags = {
         "role": "nomad",
         "region": settings.region,
@@ -394,7 +394,7 @@ class ServerRole:
                 "server": "true",
                 "leader": "true" if self.raft.is_leader else "false",
                 "leader_addr": leader or "",
-                # 0.5.5 - 0.10 report the bootstrap *flag*: false in dev mode (reference 3).
+                # 0.5.5 - 0.10 report the bootstrap *flag*: false in dev mode (server.go `Stats`).
                 "bootstrap": "true" if self.settings.server.bootstrap_expect == 1 else "false",
                 "known_regions": str(len(self.known_regions())),
             },

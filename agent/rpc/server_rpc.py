@@ -75,7 +75,7 @@ def heartbeat_ttl(nodes: int, rng: random.Random) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ServerPeer:
-    """A Nomad server as serf shows it (tags of reference 4.2), with its RPC address."""
+    """A Nomad server as serf shows it (tags of nomad/server.go `setupSerf`) and its RPC address."""
 
     name: str
     rpc_addr: str

@@ -2,7 +2,7 @@
 
 `flush_outputs` (base.py) fixes how a core's outputs are drained; this protocol fixes what
 the Agent may ask of a driver, so one `Agent` class runs on real sockets (`aio.AioRuntime`) and
-on the simulator (`simulated.SimRuntime`), as STYLE B4 asks:
+on the simulator (`simulated.SimRuntime`):
 
 - a clock for core inputs (`now`), which never goes backwards;
 - `attach` a core and an event callback; `flush` after every command issued on the core;

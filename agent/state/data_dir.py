@@ -5,13 +5,13 @@ Layout (paths relative to the data dir; Nomad's names where Nomad has the same t
     gossip-agent.json     marker {"format": 1}: written on first use, checked on every start
     server/serf.json      serf snapshot (agent.state.serf_snapshot.SerfSnapshot as JSON)
     server/raft.bin       raft state: opaque bytes, framed with a magic and a CRC32
-    server/acl.json       ACL state (agent.acl.store; the name predates this module)
+    server/acl.json       ACL state (agent.acl.store; our name: Nomad keeps ACLs in raft)
     client/client-id      the client's node ID, a UUID (Nomad's file name)
 
 Why a marker: `-data-dir` is easy to point at the wrong place (a real Nomad agent's data dir,
 a home directory). We refuse a non-empty directory that is neither marked as ours nor holds
 only the files above, instead of writing next to (or over) someone else's state. A directory
-holding only our files but no marker (written before the marker existed) is adopted.
+holding nothing but those files and no marker is taken as ours, and the marker is written.
 
 Why atomic writes: every file is replaced whole by `write_atomic` (temp file in the same
 directory, fsync, rename, fsync of the directory), so after a kill -9 or a power cut a reader

