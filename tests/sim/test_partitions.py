@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_helpers import all_see, eventually, joined_cluster
+from tests.helpers.sim import all_see, eventually, joined_cluster
 
 
 def test_partition_then_heal_reconverges_through_reconnect() -> None:

@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
-from helpers.recorder import RecorderCore
 
 from agent.runtime.gossip_aio import AioRuntime
 from agent.runtime.resolver import AioResolver, ResolveError
@@ -21,6 +20,7 @@ from gossip.events import GossipEvent, JoinCompleted
 from gossip.messages import AckResp, Ping
 from gossip.outputs import Datagram, StreamRequest
 from gossip.types import Address
+from tests.helpers.recorder import RecorderCore
 
 pytestmark = pytest.mark.anyio
 
