@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import assert_plain_error
 
 from agent.acl.store import AclStateError
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import assert_plain_error
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import INDEX_HEADERS, TEXT_PLAIN, assert_plain_error
 
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import INDEX_HEADERS, TEXT_PLAIN, assert_plain_error
 
 pytestmark = pytest.mark.anyio
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import assert_plain_error, member_statuses
 
 from agent.agent import Agent
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import assert_plain_error, member_statuses
 
 pytestmark = pytest.mark.anyio
 

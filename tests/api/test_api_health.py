@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import TEXT_PLAIN, assert_plain_error
 
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import TEXT_PLAIN, assert_plain_error
 
 pytestmark = pytest.mark.anyio
 

@@ -10,11 +10,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from api_helpers import member_statuses
 
 from agent.agent import Agent
 from agent.config.settings import Settings
 from agent.launch.real import start_agent
+from tests.helpers.api import member_statuses
 
 pytestmark = pytest.mark.anyio
 

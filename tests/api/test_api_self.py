@@ -6,11 +6,11 @@ import asyncio
 import re
 
 import pytest
-from api_helpers import assert_plain_error
 
 from agent.launch.simulated import SimAgents
 from agent.telemetry import runtime_stats
 from gocompat.durations import parse_go_duration
+from tests.helpers.api import assert_plain_error
 
 pytestmark = pytest.mark.anyio
 

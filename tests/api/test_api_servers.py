@@ -4,9 +4,9 @@ are resolved, no ping)."""
 from __future__ import annotations
 
 import pytest
-from api_helpers import assert_plain_error
 
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import assert_plain_error
 
 pytestmark = pytest.mark.anyio
 

@@ -1,9 +1,8 @@
 """Fake endpoints for testing the simulator itself, independent of the real SerfCore.
 
-`RecorderCore` (helpers.recorder) records every input and sends what a test queues;
-`PingCore` is a toy
-membership protocol (join by stream, ping one random peer per second, mark a peer failed
-on a missed ack) with the same shape as SerfCore, so SimCluster can run it.
+`RecorderCore` (tests.helpers.recorder) records every input and sends what a test queues;
+`PingCore` is a toy membership protocol (join by stream, ping one random peer per second,
+mark a peer failed on a missed ack) with the same shape as SerfCore, so SimCluster can run it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from helpers.recorder import RecorderCore
 
 from agent.sim import SimCluster
 from gossip.config import SerfConfig
@@ -30,6 +28,7 @@ from gossip.events import (
 )
 from gossip.outputs import Datagram, StreamRequest
 from gossip.types import Address, Member, MemberStatus
+from tests.helpers.recorder import RecorderCore
 
 
 def _encode(**fields: Any) -> bytes:

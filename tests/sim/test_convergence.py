@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import all_see, eventually, joined_cluster
 
 from agent.sim import SimCluster
+from tests.helpers.sim import all_see, eventually, joined_cluster
 
 
 @pytest.mark.parametrize("n", [3, 10, 25])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import all_see, eventually, first_event, joined_cluster
 
 from gossip.messages import Suspect
 from gossip.timing import suspicion_timeout
 from gossip.types import NodeState
+from tests.helpers.sim import all_see, eventually, first_event, joined_cluster
 
 LAN_PROBE_INTERVAL = 1.0
 LAN_SUSPICION_MULT = 4

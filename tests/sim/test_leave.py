@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sim_helpers import all_see, eventually, first_event, joined_cluster
-
 from agent.sim import SimCluster
+from tests.helpers.sim import all_see, eventually, first_event, joined_cluster
 
 
 def test_graceful_leave_is_left_everywhere_never_failed() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_helpers import all_see, eventually, first_event, joined_cluster
+from tests.helpers.sim import all_see, eventually, first_event, joined_cluster
 
 
 def test_failed_member_is_reaped_after_reconnect_timeout() -> None:

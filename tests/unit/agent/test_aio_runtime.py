@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
-from helpers.recorder import RecorderCore
 
 from agent.runtime.gossip_aio import AioRuntime
 from agent.runtime.resolver import AioResolver, ResolveError
@@ -21,6 +20,7 @@ from gossip.events import GossipEvent, JoinCompleted
 from gossip.messages import AckResp, Ping
 from gossip.outputs import Datagram, StreamRequest
 from gossip.types import Address
+from tests.helpers.recorder import RecorderCore
 
 pytestmark = pytest.mark.anyio
 
@@ -192,13 +192,49 @@ async def test_core_bug_is_logged_and_the_runtime_keeps_going(
     await _until(lambda: b.of("datagram"), "the next datagram")
 
 
+class _Catcher(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.received.put_nowait(data)
+
+
 async def test_close_is_idempotent_and_stops_input(pair) -> None:
+    """After close nothing reaches the core: not a timer armed before the close, not a
+    stream result, not a datagram (the ports are released, so a late datagram lands on a
+    plain socket that took the address over). Each absence is checked only after a marker
+    proves the moment it would have happened has passed."""
     (ra, rb), (a, b), _ = pair
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.43", 0)
+    port = server.sockets[0].getsockname()[1]
+    b.deadline = rb.now() + 0.05
+    b.stream_out.append(StreamRequest(11, Address("127.0.0.43", port), PING, timeout=0.05))
+    rb.flush()
+    await _until(lambda: bool(held), "the stream to connect")
     await rb.close()
     await rb.close()
-    a.outbox.append(Datagram(rb.addr, b"late"))
-    ra.flush()
-    await asyncio.sleep(0.05)
+    takeover, catcher = await asyncio.get_running_loop().create_datagram_endpoint(
+        _Catcher, local_addr=tuple(rb.addr)
+    )
+    listener = await asyncio.start_server(silent, *rb.addr)  # the TCP port is free as well
+    try:
+        a.outbox.append(Datagram(rb.addr, b"late"))
+        a.deadline = ra.now() + 0.2  # the marker: later than b's timer and b's stream timeout
+        ra.flush()
+        assert await asyncio.wait_for(catcher.received.get(), DEADLINE) == b"late"
+        await _until(lambda: a.of("timer"), "the marker timer")
+    finally:
+        takeover.close()
+        listener.close()
+        for writer in held:
+            writer.close()
+        server.close()
     assert b.inputs == []
 
 

@@ -3,6 +3,7 @@ survive a crash between writing the temp file and renaming it (including a real 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.acl import store as acl_store_module
 from agent.acl.store import AclStateError, AclStore
-from agent.state import data_dir as data_dir_module
 from agent.state.data_dir import (
     ACL_STATE,
     CLIENT_ID,
@@ -110,7 +111,16 @@ def test_a_foreign_directory_is_refused_naming_what_was_found(
 def test_a_marked_directory_may_hold_other_files(tmp_path: Path) -> None:
     DataDir(tmp_path)
     (tmp_path / "README").write_text("the operator's notes")
-    DataDir(tmp_path)
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "notes.txt").write_text("more notes")
+    marker = (tmp_path / MARKER).read_bytes()
+    again = DataDir(tmp_path)  # no DataDirError: the marker vouches for the directory
+    again.save_serf_snapshot(SNAP)  # and it is used as usual
+    assert DataDir(tmp_path).load_serf_snapshot() == SNAP
+    assert files(tmp_path) == sorted([MARKER, "README", "server/notes.txt", SERF_SNAPSHOT])
+    assert (tmp_path / "README").read_text() == "the operator's notes"  # left alone
+    assert (tmp_path / "server" / "notes.txt").read_text() == "more notes"
+    assert (tmp_path / MARKER).read_bytes() == marker
 
 
 def test_a_file_is_not_a_data_dir(tmp_path: Path) -> None:
@@ -322,13 +332,30 @@ def test_write_atomic_replaces_whole_and_creates_parents(tmp_path: Path) -> None
 # ---- ACL state lives in the data dir ------------------------------------------------------------
 
 
-def test_acl_store_uses_the_data_dir_layout_and_write_atomic(tmp_path: Path) -> None:
+def test_acl_store_uses_the_data_dir_layout(tmp_path: Path) -> None:
     dd = DataDir(tmp_path)
     store = AclStore.for_data_dir(dd, wall=wall)
     assert store.path == tmp_path / ACL_STATE == dd.acl_state_path
     assert AclStore.for_data_dir(str(tmp_path), wall=wall).path == tmp_path / ACL_STATE
     assert AclStore.for_data_dir("", wall=wall).path is None
-    assert data_dir_module.write_atomic is write_atomic
+
+
+def test_acl_store_writes_through_write_atomic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's commits go through the data dir's crash-safe writer (tested above)."""
+    calls: list[Path] = []
+
+    def recording(path: Path, data: bytes) -> None:
+        calls.append(path)
+        write_atomic(path, data)
+
+    monkeypatch.setattr(acl_store_module, "write_atomic", recording)
+    store = AclStore.for_data_dir(DataDir(tmp_path), wall=wall)
+    token = asyncio.run(store.bootstrap())
+    assert calls == [tmp_path / ACL_STATE]
+    reloaded = AclStore.for_data_dir(DataDir(tmp_path), wall=wall)
+    assert reloaded.self_token(token.secret_id) == token
 
 
 def test_a_corrupt_acl_state_is_a_data_dir_error_the_cli_catches(tmp_path: Path) -> None:

@@ -12,20 +12,6 @@ import zlib
 from collections.abc import Callable
 
 import pytest
-from core_helpers import (
-    PORT,
-    PROBER,
-    VSN,
-    Net,
-    addr,
-    alive,
-    decode_errors,
-    drain_events,
-    inject,
-    packet,
-    snapshot,
-    user,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +43,20 @@ from gossip.messages import (
     UserMsg,
 )
 from gossip.types import NodeState, ip_to_bytes
+from tests.helpers.core import (
+    PORT,
+    PROBER,
+    VSN,
+    Net,
+    addr,
+    alive,
+    decode_errors,
+    drain_events,
+    inject,
+    packet,
+    snapshot,
+    user,
+)
 
 ALIVE = NodeState.ALIVE
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from core_helpers import (
+
+from gossip import Address, SerfCore, Versions
+from gossip.codec import encode_tags
+from gossip.events import NameConflictDetected
+from gossip.messages import Alive, Dead, PacketMessage, Suspect
+from gossip.types import NodeState, ip_to_bytes
+from tests.helpers.core import (
     PORT,
     QUIET,
     VSN,
@@ -28,12 +34,6 @@ from core_helpers import (
     status,
     view,
 )
-
-from gossip import Address, SerfCore, Versions
-from gossip.codec import encode_tags
-from gossip.events import NameConflictDetected
-from gossip.messages import Alive, Dead, PacketMessage, Suspect
-from gossip.types import NodeState, ip_to_bytes
 
 A, X, Y = "10.0.0.1", "10.0.0.24", "10.0.0.25"
 ALIVE, SUSPECT, DEAD, LEFT = NodeState.ALIVE, NodeState.SUSPECT, NodeState.DEAD, NodeState.LEFT

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import msgpack
 import pytest
-from core_helpers import PROBER, make_core, view
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +31,7 @@ from gossip.serf_members import MemberTable
 from gossip.serf_push_pull import PushPullState
 from gossip.types import MemberStatus, NodeState
 from gossip.user_events import EventRing
+from tests.helpers.core import PROBER, make_core, view
 
 # ---- the version gate ---------------------------------------------------------------------
 

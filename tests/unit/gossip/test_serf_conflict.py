@@ -11,7 +11,14 @@ and losing means Shutdown().
 from __future__ import annotations
 
 import pytest
-from core_helpers import (
+
+from gossip import Address, SerfCore, SerfState
+from gossip.events import ConflictResolved, NameConflictDetected, QueryReceived
+from gossip.messages import Query, QueryResponse
+from gossip.queries import QUERY_FLAG_ACK
+from gossip.serf_codec import encode_conflict_response
+from gossip.types import Member, ip_to_bytes
+from tests.helpers.core import (
     PORT,
     QUIET,
     Net,
@@ -25,13 +32,6 @@ from core_helpers import (
     status,
     user,
 )
-
-from gossip import Address, SerfCore, SerfState
-from gossip.events import ConflictResolved, NameConflictDetected, QueryReceived
-from gossip.messages import Query, QueryResponse
-from gossip.queries import QUERY_FLAG_ACK
-from gossip.serf_codec import encode_conflict_response
-from gossip.types import Member, ip_to_bytes
 
 A, B, C, Z = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.26"
 EPS = 1e-6

@@ -9,25 +9,6 @@ from __future__ import annotations
 
 import msgpack
 import pytest
-from core_helpers import (
-    PROBER,
-    QUIET,
-    Net,
-    alive,
-    decode_errors,
-    drain_broadcasts,
-    drain_events,
-    entry,
-    inject,
-    make_core,
-    member,
-    member_events,
-    messages,
-    piggyback,
-    status,
-    user,
-    view,
-)
 
 from gossip import (
     ForceLeaveCompleted,
@@ -48,6 +29,25 @@ from gossip.messages import (
     UserMsg,
 )
 from gossip.types import NodeState, ip_to_bytes
+from tests.helpers.core import (
+    PROBER,
+    QUIET,
+    Net,
+    alive,
+    decode_errors,
+    drain_broadcasts,
+    drain_events,
+    entry,
+    inject,
+    make_core,
+    member,
+    member_events,
+    messages,
+    piggyback,
+    status,
+    user,
+    view,
+)
 
 A, B, C, Z = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.26"
 EPS = 1e-6

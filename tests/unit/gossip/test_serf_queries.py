@@ -9,21 +9,6 @@ on go1.19 with serf 0.9.4's struct definitions (`Member`, `filterTag`, `filterNo
 from __future__ import annotations
 
 import pytest
-from core_helpers import (
-    PORT,
-    QUIET,
-    addr,
-    alive,
-    decode_errors,
-    drain_events,
-    inject,
-    make_core,
-    messages,
-    piggyback,
-    serf_of,
-    snapshot,
-    user,
-)
 
 from gossip import SerfCore
 from gossip.codec import decode_serf, encode_serf, encode_tags
@@ -41,6 +26,21 @@ from gossip.serf_codec import (
     encode_filter,
 )
 from gossip.types import Member, ip_to_bytes
+from tests.helpers.core import (
+    PORT,
+    QUIET,
+    addr,
+    alive,
+    decode_errors,
+    drain_events,
+    inject,
+    make_core,
+    messages,
+    piggyback,
+    serf_of,
+    snapshot,
+    user,
+)
 
 A, B, Q = "10.0.0.1", "10.0.0.2", "10.0.0.50"
 ASKER = addr(Q)

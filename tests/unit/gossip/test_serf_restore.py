@@ -9,7 +9,11 @@ reads max(1, saved + 1), and events/queries at or below the saved times are drop
 from __future__ import annotations
 
 import pytest
-from core_helpers import (
+
+from gossip import SerfCore, UsageError
+from gossip.messages import Dead, JoinIntent, Query, UserEvent
+from gossip.types import NodeState
+from tests.helpers.core import (
     Net,
     alive,
     drain_broadcasts,
@@ -22,10 +26,6 @@ from core_helpers import (
     user,
     view,
 )
-
-from gossip import SerfCore, UsageError
-from gossip.messages import Dead, JoinIntent, Query, UserEvent
-from gossip.types import NodeState
 
 A, B = "10.0.0.1", "10.0.0.2"
 U64 = (1 << 64) - 1

@@ -8,7 +8,23 @@ the memberlist function each test pins is named in its docstring.
 from __future__ import annotations
 
 import pytest
-from core_helpers import (
+
+from gossip import Address, JoinCompleted, SerfCore, UsageError, Versions
+from gossip.codec import decode_serf, decode_stream, encode_stream
+from gossip.messages import (
+    AckResp,
+    Alive,
+    Dead,
+    IndirectPing,
+    NackResp,
+    Ping,
+    PushNodeState,
+    PushPull,
+    SerfPushPull,
+    Suspect,
+)
+from gossip.types import NodeState, ip_to_bytes
+from tests.helpers.core import (
     PORT,
     PROBER,
     QUIET,
@@ -31,22 +47,6 @@ from core_helpers import (
     suspect_of,
     view,
 )
-
-from gossip import Address, JoinCompleted, SerfCore, UsageError, Versions
-from gossip.codec import decode_serf, decode_stream, encode_stream
-from gossip.messages import (
-    AckResp,
-    Alive,
-    Dead,
-    IndirectPing,
-    NackResp,
-    Ping,
-    PushNodeState,
-    PushPull,
-    SerfPushPull,
-    Suspect,
-)
-from gossip.types import NodeState, ip_to_bytes
 
 A, B, C, D, E, F = (f"10.0.0.{i}" for i in range(1, 7))
 EPS = 1e-6

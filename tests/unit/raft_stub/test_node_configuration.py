@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from raft_helpers import A, B, C, D, campaign, config_entry, entry, events, leader_of, make, servers
 
 from raft_stub import (
     AppendEntries,
@@ -19,6 +18,19 @@ from raft_stub import (
     ServerEntry,
 )
 from raft_stub.messages import with_voter
+from tests.helpers.raft import (
+    A,
+    B,
+    C,
+    D,
+    campaign,
+    config_entry,
+    entry,
+    events,
+    leader_of,
+    make,
+    servers,
+)
 
 
 def _committed_leader() -> tuple[RaftStub, float]:

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from raft_helpers import (
+
+from raft_stub import (
+    AppendEntries,
+    AppendEntriesResponse,
+    EntryType,
+    LeaderChanged,
+    LogEntry,
+    PersistentState,
+    RaftState,
+    RequestVote,
+    RequestVoteResponse,
+)
+from tests.helpers.raft import (
     A,
     B,
     C,
@@ -17,18 +29,6 @@ from raft_helpers import (
     leader_of,
     make,
     vote_request,
-)
-
-from raft_stub import (
-    AppendEntries,
-    AppendEntriesResponse,
-    EntryType,
-    LeaderChanged,
-    LogEntry,
-    PersistentState,
-    RaftState,
-    RequestVote,
-    RequestVoteResponse,
 )
 
 

@@ -8,19 +8,6 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from raft_helpers import (
-    A,
-    B,
-    C,
-    campaign,
-    committed,
-    config_entry,
-    entry,
-    events,
-    leader_of,
-    make,
-    servers,
-)
 
 from raft_stub import (
     AppendEntries,
@@ -32,6 +19,19 @@ from raft_stub import (
     RaftState,
     RequestVote,
     RequestVoteResponse,
+)
+from tests.helpers.raft import (
+    A,
+    B,
+    C,
+    campaign,
+    committed,
+    config_entry,
+    entry,
+    events,
+    leader_of,
+    make,
+    servers,
 )
 
 LOG = (config_entry(1, 1, A, B, C), entry(2, 2), entry(3, 3))

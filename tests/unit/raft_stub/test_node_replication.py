@@ -5,7 +5,20 @@ from __future__ import annotations
 import random
 
 import pytest
-from raft_helpers import (
+
+from raft_stub import (
+    AppendEntries,
+    AppendEntriesResponse,
+    EntryCommitted,
+    EntryType,
+    LeaderChanged,
+    LogEntry,
+    PersistentState,
+    RaftState,
+    RequestVoteResponse,
+)
+from raft_stub.replication import quorum_match_index, quorum_size, random_timeout
+from tests.helpers.raft import (
     A,
     B,
     C,
@@ -21,19 +34,6 @@ from raft_helpers import (
     leader_of,
     make,
 )
-
-from raft_stub import (
-    AppendEntries,
-    AppendEntriesResponse,
-    EntryCommitted,
-    EntryType,
-    LeaderChanged,
-    LogEntry,
-    PersistentState,
-    RaftState,
-    RequestVoteResponse,
-)
-from raft_stub.replication import quorum_match_index, quorum_size, random_timeout
 
 # ---- pure formulas ----------------------------------------------------------------------
 

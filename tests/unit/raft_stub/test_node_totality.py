@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from raft_helpers import A, B, C, D, config_entry, make
 
 from raft_stub import (
     AppendEntries,
@@ -16,6 +15,7 @@ from raft_stub import (
     RequestVote,
     RequestVoteResponse,
 )
+from tests.helpers.raft import A, B, C, D, config_entry, make
 
 peers = st.sampled_from([B, C, D])
 terms = st.integers(0, 6)

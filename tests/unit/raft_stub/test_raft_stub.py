@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from gocompat import format_go_duration, seconds_to_go_duration
 from raft_stub import (
     AppendEntries,
     EntryCommitted,
@@ -161,35 +160,6 @@ def test_config_defaults_are_hashicorps() -> None:
         config.max_append_entries,
     ) == (1.0, 1.0, 0.5, 0.05, 64)
     assert config.heartbeat_interval == pytest.approx(0.1)
-
-
-@pytest.mark.parametrize(
-    ("ns", "text"),
-    [
-        (0, "0s"),
-        (1, "1ns"),
-        (999, "999ns"),
-        (1_500, "1.5µs"),
-        (12_500_000, "12.5ms"),
-        (1_000_000_000, "1s"),
-        (1_500_000_000, "1.5s"),
-        (17_795_689_370, "17.79568937s"),
-        (61_000_000_000, "1m1s"),
-        (120_000_000_000, "2m0s"),
-        (3_600_000_000_000, "1h0m0s"),
-        (5_400_000_000_000, "1h30m0s"),
-        ((1 << 63) - 1, "2562047h47m16.854775807s"),
-        (-1_500_000_000, "-1.5s"),
-    ],
-    ids=lambda v: str(v),
-)
-def test_go_duration_format(ns: int, text: str) -> None:
-    assert format_go_duration(ns) == text
-
-
-def test_seconds_to_go_duration_saturates() -> None:
-    assert seconds_to_go_duration(0.0125) == "12.5ms"
-    assert seconds_to_go_duration(1e30) == "2562047h47m16.854775807s"
 
 
 def test_configuration_format_several_servers() -> None:

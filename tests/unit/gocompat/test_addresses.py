@@ -1,11 +1,16 @@
-"""Address splitting (Go's rules and texts) and Go duration parsing: tables."""
+"""Address splitting and joining with Go's rules and error texts: tables."""
 
 from __future__ import annotations
 
 import pytest
 
-from gocompat.addresses import AddressError, ip_literal, join_host_port, split_host_port
-from gocompat.durations import parse_go_duration
+from gocompat.addresses import (
+    AddressError,
+    ip_literal,
+    join_host_port,
+    split_host_port,
+    strip_node_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +38,9 @@ def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
         ("h:x", 'strconv.ParseUint: parsing "x": invalid syntax'),
         ("h:", 'strconv.ParseUint: parsing "": invalid syntax'),
         ("h:70000", 'strconv.ParseUint: parsing "70000": value out of range'),
+        ("h:٣", 'strconv.ParseUint: parsing "٣": invalid syntax'),  # not an ASCII digit
         ("[::1]x:1", "address [::1]x:1: unexpected ']' in address"),
+        ("[::1:5", "address [::1:5: missing ']' in address"),
         ("h[:1", "address h[:1: unexpected '[' in address"),
     ],
 )
@@ -43,32 +50,26 @@ def test_split_host_port_errors(text: str, message: str) -> None:
     assert str(info.value) == message
 
 
-def test_ip_literal_and_join() -> None:
+def test_ip_literal() -> None:
     assert ip_literal("127.000.0.1") is None
     assert ip_literal("::0001") == "::1"
+    assert ip_literal("10.0.0.1") == "10.0.0.1"
     assert ip_literal("example.com") is None
+
+
+def test_join_host_port() -> None:
     assert join_host_port("::1", 1) == "[::1]:1"
     assert join_host_port("1.2.3.4", 1) == "1.2.3.4:1"
+    assert join_host_port("host", 4648) == "host:4648"
 
 
 @pytest.mark.parametrize(
-    ("text", "ns"),
+    ("text", "address"),
     [
-        ("0", 0),
-        ("10s", 10_000_000_000),
-        ("1m30s", 90_000_000_000),
-        ("1.5h", 5_400_000_000_000),
-        ("-2ms", -2_000_000),
-        ("+.5us", 500),
-        ("3µs", 3_000),
-        ("1h2m3s4ms5us6ns", 3_723_004_005_006),
+        ("n1/10.0.0.1:4648", "10.0.0.1:4648"),
+        ("10.0.0.1:4648", "10.0.0.1:4648"),
+        ("a/b/[::1]:7", "[::1]:7"),
     ],
 )
-def test_parse_go_duration(text: str, ns: int) -> None:
-    assert parse_go_duration(text) == ns
-
-
-@pytest.mark.parametrize("text", ["", "10", "s", "1x", "1.s.", "-", "1 s", "9999999999h"])
-def test_parse_go_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_go_duration(text)
+def test_strip_node_name(text: str, address: str) -> None:
+    assert strip_node_name(text) == address

@@ -1,5 +1,4 @@
-"""Assertions shared by the API tests (imported as a plain module: tests dirs have no
-__init__.py)."""
+"""Assertions shared by the API tests."""
 
 from __future__ import annotations
 
