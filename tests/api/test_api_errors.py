@@ -1,4 +1,5 @@
-"""Cross-cutting conformance rows (reference 7.1): formats, methods, paths, headers."""
+"""What every agent endpoint shares (Nomad command/agent/http.go `wrap`): formats, methods,
+paths, headers."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ async def test_x4_x6_success_is_json_without_index_headers(
     if response.content:
         assert response.headers["content-type"] == "application/json"
         json.loads(response.content)
-    else:  # force-leave and servers PUT/POST: empty body, no Content-Type (reference 1.3)
+    else:  # force-leave and servers PUT/POST return nothing: empty body, no Content-Type
         assert "content-type" not in response.headers
 
 

@@ -1,4 +1,6 @@
-"""PUT/POST /v1/agent/force-leave (reference 2.6, rows L1-L8; prune as in 1.7+)."""
+"""PUT/POST /v1/agent/force-leave (Nomad agent_endpoint.go `AgentForceLeaveRequest`, with
+Nomad 1.7's `prune`): unknown and missing nodes, client-only 501, GET 405, a failed member
+becomes left, prune erases it, a bad prune is 400, an alive member refutes."""
 
 from __future__ import annotations
 

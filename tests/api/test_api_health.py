@@ -1,4 +1,6 @@
-"""GET /v1/agent/health (reference 2.7, rows H1-H14)."""
+"""GET /v1/agent/health (Nomad agent_endpoint.go `HealthRequest`): the client and server halves
+of dev, client-only and server-only agents, `type` and `region`, 500 for an unhealthy half,
+POST 405, query options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""PUT/POST /v1/agent/join (reference 2.5, rows J1-J9)."""
+"""PUT/POST /v1/agent/join (Nomad agent_endpoint.go `AgentJoinRequest`, memberlist `Join`):
+`num_joined` and `error` on success, partial and total failure, missing address 400,
+client-only 501, GET 405, the default port, deadlines, join after leave."""
 
 from __future__ import annotations
 

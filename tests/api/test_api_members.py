@@ -1,4 +1,6 @@
-"""GET /v1/agent/members (reference 2.1, rows M1-M13)."""
+"""GET /v1/agent/members (Nomad agent_endpoint.go `AgentMembersRequest`): the body on servers
+and on clients (a server's pool), 500 without servers, POST 405, query options, and the cached
+body following membership changes."""
 
 from __future__ import annotations
 

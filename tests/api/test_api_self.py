@@ -1,4 +1,5 @@
-"""GET /v1/agent/self (reference 2.4 and section 3, rows F1-F8)."""
+"""GET /v1/agent/self (Nomad agent_endpoint.go `AgentSelfRequest`, command/agent/agent.go
+`Stats`): `config`, `member` and string `stats` on server, client-only and dev agents; POST 405."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""GET/PUT/POST /v1/agent/servers (reference 2.2-2.3, rows G1-G5, P1-P8; 0.7 rules: names
-are resolved, no ping)."""
+"""GET/PUT/POST /v1/agent/servers (Nomad agent_endpoint.go `listServers`, `updateServers`):
+server-only 501, the list sorted as strings, replacement, missing and unresolvable addresses,
+IPv6. Nomad 0.7's rules: names are resolved, nothing is pinged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""gossip.broadcasts: memberlist's TransmitLimitedQueue (reference 1.8, property 8).
+"""gossip.broadcasts: memberlist's TransmitLimitedQueue (queue.go; util.go `retransmitLimit`).
+
+Every queued item is sent exactly max(limit, 1) times, in batches that fit the packet, unless
+a newer named broadcast about the same node replaces it.
 
 Besides hand-written cases, a hypothesis test replays random operation sequences against
 `GoQueueModel`, a line-by-line transliteration of memberlist 0.2.2's btree-based queue.go

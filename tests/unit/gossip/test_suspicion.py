@@ -1,4 +1,7 @@
-"""gossip.suspicion: memberlist's suspicion.go without timers (reference 1.6, property 7)."""
+"""gossip.suspicion: memberlist's suspicion.go without timers (Lifeguard's suspicion timeout).
+
+The remaining time stays within [min, max] and never grows with more distinct confirmations;
+a repeat from the same accuser changes nothing."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def test_initial_deadline(k: int, expected_deadline: float) -> None:
 
 
 def test_reference_worked_values() -> None:
-    # k = 2: 24 s, 11.381 s, 4 s after 0, 1, 2 confirmations (reference 1.6).
+    # k = 2: 24 s, 11.381 s, 4 s after 0, 1, 2 confirmations (`remainingSuspicionTime`).
     suspicion = make(k=2)
     assert suspicion.deadline_at - 100.0 == 24.0
     assert suspicion.confirm("b", now=101.0)

@@ -1,4 +1,4 @@
-"""Table tests for gossip.timing: memberlist 0.2.2's formulas, worked values from the reference."""
+"""Table tests for gossip.timing: memberlist 0.2.2's formulas, with values worked by hand."""
 
 from __future__ import annotations
 
