@@ -277,7 +277,7 @@ async def test_deny_beats_write_and_missing_policies_are_skipped(world: SimAgent
 # ---- order of checks (as in each handler of Nomad's agent_endpoint.go) -------------------
 
 
-async def test_m10_agent_write_alone_cannot_read_members(world: SimAgents, api) -> None:
+async def test_agent_write_alone_cannot_read_members(world: SimAgents, api) -> None:
     agent = await acl_agent(world)
     async with api(agent) as client:
         tokens = await setup_tokens(client)

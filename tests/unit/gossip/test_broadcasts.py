@@ -259,7 +259,7 @@ def test_lowered_limit_retires_items_already_past_it() -> None:
     limit=st.integers(min_value=126, max_value=400),
     transmit_limit=st.integers(min_value=0, max_value=8),
 )
-def test_property_8_each_item_sent_exactly_max_limit_1_times(
+def test_each_item_sent_exactly_max_limit_1_times(
     sizes: list[int], overhead: int, limit: int, transmit_limit: int
 ) -> None:
     queue = TransmitLimitedQueue()

@@ -45,7 +45,7 @@ def test_suspicion_timeout(mult: int, n: int, interval: float, expected: float) 
         pytest.param(100, 8.0, 48.0, id="n100"),
     ],
 )
-def test_reference_worked_min_max(n: int, expected_min: float, expected_max: float) -> None:
+def test_worked_min_max(n: int, expected_min: float, expected_max: float) -> None:
     min_timeout = suspicion_timeout(4, n, 1.0)
     assert min_timeout == expected_min
     assert 6 * min_timeout == expected_max  # SuspicionMaxTimeoutMult = 6
