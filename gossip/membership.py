@@ -27,10 +27,11 @@ from gossip.awareness import Awareness
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode
 from gossip.config import GossipConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.flyweights import CACHE_SIZE, address_of, canonical_bytes
 from gossip.messages import Alive, Dead, PushNodeState, Suspect
 from gossip.suspicion import Suspicion
+from gossip.timers import SuspicionTimeout
 from gossip.timing import suspicion_k, suspicion_timeout
 from gossip.types import Address, NodeState
 
@@ -140,9 +141,9 @@ class MembershipListener(Protocol):
     def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None: ...
 
 
-def suspect_timer(name: str) -> tuple[str, str]:
+def suspect_timer(name: str) -> SuspicionTimeout:
     """Deadline key of the suspicion timer of `name`."""
-    return ("suspect", name)
+    return SuspicionTimeout(name)
 
 
 class Membership:
@@ -156,7 +157,7 @@ class Membership:
         rng: random.Random,
         broadcasts: TransmitLimitedQueue,
         awareness: Awareness,
-        deadlines: DeadlineQueue[object],
+        deadlines: DeadlineScheduler[SuspicionTimeout],
         listener: MembershipListener,
     ) -> None:
         self.config = config

@@ -19,6 +19,7 @@ from gossip.codec import encode_compound, encode_stream, maybe_compress, wrap_cr
 from gossip.config import GossipConfig
 from gossip.messages import StreamMessage
 from gossip.outputs import Datagram, StreamRequest
+from gossip.stream_purposes import StreamPurpose
 from gossip.timing import retransmit_limit
 from gossip.types import Address
 
@@ -54,7 +55,7 @@ class Outbox:
         """memberlist's n (every table entry), which sets the retransmit limit."""
         self.datagrams: list[Datagram] = []
         self.streams: list[StreamRequest] = []
-        self.purposes: dict[int, tuple[object, ...]] = {}
+        self.purposes: dict[int, StreamPurpose] = {}
         self._tokens = itertools.count(1)
 
     def has_broadcasts(self) -> bool:
@@ -93,7 +94,7 @@ class Outbox:
         self.datagrams.append(Datagram(dst, msg))
 
     def open_stream(
-        self, dst: Address, msg: StreamMessage, timeout: float, purpose: tuple[object, ...]
+        self, dst: Address, msg: StreamMessage, timeout: float, purpose: StreamPurpose
     ) -> int:
         """Ask the driver for one stream exchange; its result comes back with the token."""
         token = next(self._tokens)

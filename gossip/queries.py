@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.config import SerfConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.errors import DecodeError
 from gossip.events import GossipEvent, QueryReceived
 from gossip.lamport import LamportClock
 from gossip.messages import Query, QueryResponse
 from gossip.query_filters import matches_filters
 from gossip.serf_codec import encode_serf
+from gossip.timers import QueryTimeout
 from gossip.types import Address, bytes_to_ip, ip_to_bytes
 from gossip.user_events import QueryRing
 
@@ -88,7 +89,7 @@ class Queries:
         addr: Address,
         clock: LamportClock,
         rng: random.Random,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[QueryTimeout],
         events: deque[GossipEvent],
         queue: TransmitLimitedQueue,
         send: Callable[[Address, bytes], None],
@@ -148,7 +149,7 @@ class Queries:
             return None
         pending = PendingQuery(query, now + timeout, on_done)
         self.pending[query.ltime] = pending  # 1-to-1: processing it below moves the clock on
-        self.deadlines.schedule(("query", query.ltime), now + timeout)
+        self.deadlines.schedule(QueryTimeout(query.ltime), now + timeout)
         self.process(now, query)
         self.queue.queue(raw)
         return pending
