@@ -35,6 +35,7 @@ from gossip.memberlist_codec import (
     node_state_from_wire,
 )
 from gossip.messages import (
+    USER_MSG_PREFIX,
     AckResp,
     ErrResp,
     MessageType,
@@ -43,6 +44,7 @@ from gossip.messages import (
     PushPull,
     StreamMessage,
     UserMsg,
+    type_byte,
 )
 from gossip.serf_codec import decode_serf, decode_tags, encode_serf, encode_tags
 from gossip.wire import (
@@ -96,6 +98,10 @@ _USER = MessageType.USER.value
 _COMPRESS = MessageType.COMPRESS.value
 _ENCRYPT = MessageType.ENCRYPT.value
 _HAS_CRC = MessageType.HAS_CRC.value
+_PUSH_PULL_BYTE = type_byte(MessageType.PUSH_PULL)
+_COMPRESS_BYTE = type_byte(MessageType.COMPRESS)
+_HAS_CRC_BYTE = type_byte(MessageType.HAS_CRC)
+_ERR_BYTE = type_byte(MessageType.ERR)
 
 
 # ---- encoding --------------------------------------------------------------------------------
@@ -132,12 +138,12 @@ def encode_compound(parts: Sequence[bytes]) -> bytes:
 
 def wrap_crc(frame: bytes) -> bytes:
     """`0x0c | crc32be(frame) | frame` (CRC-32/IEEE, what Go's crc32.ChecksumIEEE computes)."""
-    return b"\x0c" + zlib.crc32(frame).to_bytes(4, "big") + frame
+    return _HAS_CRC_BYTE + zlib.crc32(frame).to_bytes(4, "big") + frame
 
 
 def compress_frame(msg: bytes) -> bytes:
     """`0x09 | msgpack({Algo: 0, Buf: lzw(msg)})`, memberlist's compressPayload."""
-    return b"\x09" + pack({"Algo": 0, "Buf": lzw.compress(msg)})
+    return _COMPRESS_BYTE + pack({"Algo": 0, "Buf": lzw.compress(msg)})
 
 
 def maybe_compress(msg: bytes) -> bytes:
@@ -156,14 +162,14 @@ def encode_stream(msg: StreamMessage, *, compress: bool) -> bytes:
     """
     if isinstance(msg, PushPull):
         header = {"Join": msg.join, "Nodes": len(msg.nodes), "UserStateLen": len(msg.user_state)}
-        chunks = [b"\x06", pack(header)]
+        chunks = [_PUSH_PULL_BYTE, pack(header)]
         chunks += [encode_node_state(n) for n in msg.nodes]
         chunks.append(msg.user_state)
         plain = b"".join(chunks)
     elif isinstance(msg, UserMsg):  # the reliable form: msgpack(userMsgHeader), raw bytes
-        plain = b"\x08" + pack({"UserMsgLen": len(msg.payload)}) + msg.payload
+        plain = USER_MSG_PREFIX + pack({"UserMsgLen": len(msg.payload)}) + msg.payload
     elif isinstance(msg, ErrResp):
-        plain = b"\x0d" + pack({"Error": msg.error})
+        plain = _ERR_BYTE + pack({"Error": msg.error})
     elif isinstance(msg, Ping | AckResp):
         plain = encode(msg)
     else:

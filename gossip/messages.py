@@ -49,6 +49,19 @@ class SerfMessageType(IntEnum):
     RELAY = 9
 
 
+def type_byte(kind: MessageType | SerfMessageType) -> bytes:
+    """`kind` as the single byte that starts its message on the wire.
+
+    The codecs call it once per type at import and keep the result in a module constant, so
+    encoding a message costs no more than prefixing a literal byte.
+    """
+    return bytes((kind,))
+
+
+USER_MSG_PREFIX = type_byte(MessageType.USER)
+"""memberlist's userMsg type byte, in front of every delegate (serf) message we send."""
+
+
 # ---- memberlist ----------------------------------------------------------------------------
 
 

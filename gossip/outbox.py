@@ -17,7 +17,7 @@ from typing import Protocol
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode_compound, encode_stream, maybe_compress, wrap_crc
 from gossip.config import GossipConfig
-from gossip.messages import StreamMessage
+from gossip.messages import USER_MSG_PREFIX, StreamMessage
 from gossip.outputs import Datagram, StreamRequest
 from gossip.stream_purposes import StreamPurpose
 from gossip.timing import retransmit_limit
@@ -27,8 +27,8 @@ COMPOUND_HEADER_OVERHEAD = 2
 """Bytes a compound message adds before its parts (type + count)."""
 COMPOUND_OVERHEAD = 2
 """Bytes each compound part adds (its u16 length)."""
-USER_MSG_OVERHEAD = 1
-"""The 0x08 type byte in front of a delegate message."""
+USER_MSG_OVERHEAD = len(USER_MSG_PREFIX)
+"""The userMsg type byte in front of a delegate message."""
 
 
 class BroadcastSource(Protocol):
@@ -74,7 +74,7 @@ class Outbox:
         avail = limit - sum(len(m) + overhead for m in to_send)
         if avail > overhead + USER_MSG_OVERHEAD and theirs:
             for msg in self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail):
-                to_send.append(b"\x08" + msg)
+                to_send.append(USER_MSG_PREFIX + msg)
         return to_send
 
     def send_msg(self, dst: Address, msg: bytes) -> None:

@@ -29,6 +29,7 @@ from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
 from gossip.membership import U32, Membership, MembershipListener, NodeEntry
 from gossip.messages import (
+    USER_MSG_PREFIX,
     AckResp,
     Alive,
     Dead,
@@ -376,7 +377,7 @@ class SwimNode:
     def send_user(self, dst: Address, payload: bytes) -> None:
         """Send one delegate message straight to `dst` (memberlist SendTo / SendBestEffort)."""
         if not self.shut_down:
-            self.outbox.raw_send(dst, b"\x08" + payload, crc=False)
+            self.outbox.raw_send(dst, USER_MSG_PREFIX + payload, crc=False)
 
     # ---- leave and meta ---------------------------------------------------------------------
 

@@ -30,9 +30,13 @@ def ip_to_bytes(host: str) -> bytes:
     return ipaddress.ip_address(host).packed
 
 
+IPV4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+"""The first 12 bytes of an IPv4 address in IPv6 form (::ffff:a.b.c.d), as Go may send it."""
+
+
 def bytes_to_ip(raw: bytes) -> str:
     """Unpack 4 or 16 IP bytes; raises ValueError on any other length."""
-    if len(raw) == 16 and raw[:12] == b"\x00" * 10 + b"\xff\xff":
+    if len(raw) == 16 and raw[:12] == IPV4_MAPPED_PREFIX:
         raw = raw[12:]  # an IPv4-mapped address, as Go may send
     return str(ipaddress.ip_address(raw))
 
