@@ -50,6 +50,7 @@ from gossip.serf_codec import decode_serf, decode_tags, encode_serf, encode_tags
 from gossip.wire import (
     U8_MAX,
     UNPACK_OPTIONS,
+    StreamUnpacker,
     as_map,
     boolean,
     pack,
@@ -274,7 +275,9 @@ class _Reader:
     def __init__(self, buf: bytes, start: int) -> None:
         self._buf = buf
         self._start = start
-        self._unpacker = msgpack.Unpacker(**UNPACK_OPTIONS, max_buffer_size=MAX_STREAM_BYTES)
+        self._unpacker: StreamUnpacker = msgpack.Unpacker(
+            **UNPACK_OPTIONS, max_buffer_size=MAX_STREAM_BYTES
+        )
         self._unpacker.feed(memoryview(buf)[start : start + MAX_STREAM_BYTES])
 
     def next(self) -> Any:

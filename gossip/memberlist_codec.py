@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from gossip.errors import DecodeError
 from gossip.flyweights import CACHE_SIZE
@@ -53,6 +53,7 @@ from gossip.wire import (
 )
 
 _NODE_STATES = tuple(NodeState)
+_T = TypeVar("_T")
 
 _PING = type_byte(MessageType.PING)
 _INDIRECT_PING = type_byte(MessageType.INDIRECT_PING)
@@ -257,7 +258,7 @@ PACKET_DECODERS: dict[int, Callable[[dict[str, Any]], PacketMessage]] = {
 }
 
 
-def build(decoder: Callable[[dict[str, Any]], Any], obj: object) -> Any:
+def build(decoder: Callable[[dict[str, Any]], _T], obj: object) -> _T:
     """Run a body decoder on an unpacked object.
 
     Raises:

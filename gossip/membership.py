@@ -19,7 +19,7 @@ not always probed last.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -380,7 +380,7 @@ class Membership:
         self.nodes = kept
         self.rng.shuffle(self.nodes)
 
-    def k_random_nodes(self, k: int, exclude: object) -> list[NodeEntry]:
+    def k_random_nodes(self, k: int, exclude: Callable[[NodeEntry], bool]) -> list[NodeEntry]:
         """memberlist kRandomNodes: up to k distinct entries, at most 3n random draws."""
         nodes = self.nodes
         n = len(nodes)
@@ -390,7 +390,7 @@ class Membership:
             if len(picked) >= k:
                 break
             node = nodes[randrange(n)]
-            if exclude(node) or node in picked:  # type: ignore[operator]
+            if exclude(node) or node in picked:
                 continue
             picked.append(node)
         return picked

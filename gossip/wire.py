@@ -19,7 +19,8 @@ raise `DecodeError` and nothing else, so the codecs above stay total.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import msgpack
 
@@ -38,10 +39,21 @@ VSN_MIN_BYTES = 6
 # calling back into Python (no `default` hook) and resets its buffer even on error, so it is
 # safe to share under the GIL.
 _PACKER = msgpack.Packer(use_bin_type=False)
-pack = _PACKER.pack
+pack: Callable[[object], bytes] = _PACKER.pack
+"""One value as msgpack bytes (msgpack ships no types: with autoreset, `Packer.pack` returns
+the bytes it wrote)."""
 
 UNPACK_OPTIONS: dict[str, Any] = {"raw": False, "unicode_errors": "surrogateescape"}
 """How every decoder reads msgpack; `Unpacker(**UNPACK_OPTIONS)` for incremental parsing."""
+
+
+class StreamUnpacker(Protocol):
+    """The part of `msgpack.Unpacker` the stream parser uses, typed (msgpack has no stubs)."""
+
+    def feed(self, data: bytes | memoryview) -> None: ...
+    def unpack(self) -> Any: ...
+    def skip(self) -> None: ...
+    def tell(self) -> int: ...
 
 
 def unpack(data: bytes | memoryview) -> Any:
