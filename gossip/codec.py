@@ -1,15 +1,16 @@
 """memberlist 0.2.2's wire framing: datagrams, TCP stream messages and their layers.
 
-Datagrams (reference 4.2) are one message, or layers around messages that memberlist adds on
-send and peels off on receive, in this order: `hasCrc` (0x0c, only outermost), `compress`
-(0x09, LZW), `compound` (0x07, up to 255 length-prefixed parts). `decode_packet` peels them as
-Go's `ingestPacket`/`handleCommand` do and never raises: every part that cannot be used is
-counted in `DecodedPacket.errors` and dropped while the other parts still count, because one
-bad broadcast must not hide the rest of a gossip packet.
+Datagrams (memberlist net.go: `ingestPacket`) are one message, or layers around messages that
+memberlist adds on send and peels off on receive, in this order: `hasCrc` (0x0c, only
+outermost), `compress` (0x09, LZW), `compound` (0x07, up to 255 length-prefixed parts).
+`decode_packet` peels them as Go's `ingestPacket`/`handleCommand` do and never raises: every
+part that cannot be used is counted in `DecodedPacket.errors` and dropped while the other parts
+still count, because one bad broadcast must not hide the rest of a gossip packet.
 
-Streams (reference 4.6) carry one exchange per connection with no length prefix and no
-half-close, so the receiver must find where a message ends: `stream_message_length` parses
-just enough (a push-pull is a header, N node entries, then UserStateLen raw bytes).
+Streams (memberlist net.go: `handleConn`, `readStream`) carry one exchange per connection with
+no length prefix and no half-close, so the receiver must find where a message ends:
+`stream_message_length` parses just enough (a push-pull is a header, N node entries, then
+UserStateLen raw bytes).
 
 This is the codec's public face. Message bodies are in `memberlist_codec.py`, serf payloads
 and tags in `serf_codec.py` (re-exported here), the msgpack flavour in `wire.py`.

@@ -2,13 +2,13 @@
 
 Theory of operation. An intent is applied to our own member table first, stamped with the
 member clock's current time (a leave intent then moves the clock on, a join intent is
-witnessed), and then gossiped on serf's intent queue. A join intent announces us after a
-join and refutes a leave intent about us. Leave and force-leave wait for their intent to go
-out, up to BroadcastTimeout, but only if some other member is alive: with nobody to tell,
-serf goes on at once (and so never tells the target of a force-leave that was the only
-other live member, reference 2.7). A graceful leave then runs memberlist's leave and lingers
-LeavePropagateDelay, still answering probes, before the core counts as left: the deadline
-`LeavePropagated(token)`, which the core handles.
+witnessed), and then gossiped on serf's intent queue. A join intent announces us after a join
+and refutes a leave intent about us. Leave and force-leave wait for their intent to go out, up
+to BroadcastTimeout, but only if some other member is alive: with nobody to tell, serf goes on
+at once (and so never tells the target of a force-leave that was the only other live member:
+serf.go `Leave` and `forceLeave` test `hasAliveMembers`). A graceful leave then runs
+memberlist's leave and lingers LeavePropagateDelay, still answering probes, before the core
+counts as left: the deadline `LeavePropagated(token)`, which the core handles.
 
 Receiving intents is `serf_members.py`'s business; the core's lifecycle checks (can we leave
 at all?) stay in `SerfCore`.

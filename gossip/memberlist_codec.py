@@ -1,4 +1,4 @@
-"""Bodies of memberlist 0.2.2's messages (reference 4.3): one encoder and decoder per struct.
+"""Bodies of memberlist 0.2.2's messages (net.go's structs): one encoder and decoder per struct.
 
 Each encoder writes the type byte and a dict whose keys are already in Go's sorted field order
 (see `wire.py`); omitempty fields are left out when zero. Each decoder reads the unpacked map
@@ -68,7 +68,7 @@ _NACK_RESP = type_byte(MessageType.NACK_RESP)
 
 
 def _check_vsn(value: bytes) -> bytes:
-    """Refuse to send a Vsn that would crash Go peers (reference 4.10)."""
+    """Refuse to send a Vsn that would crash Go peers (see `wire.VSN_MIN_BYTES`)."""
     if 0 < len(value) < VSN_MIN_BYTES:
         raise ValueError(f"Vsn must be empty or {VSN_MIN_BYTES}+ bytes, got {len(value)}")
     return value

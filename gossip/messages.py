@@ -1,7 +1,7 @@
 """Wire message model of memberlist 0.2.2 and serf 0.9.4.
 
 The numbers of both enums ARE the wire format: only ever append to them. Each dataclass
-mirrors one Go struct (reference sections 4.3 and 4.7); the codec maps snake_case fields to
+mirrors one Go struct (memberlist net.go, serf messages.go); the codec maps snake_case fields to
 the Go names. Framing types (compound, compress, encrypt, hasCrc) have no dataclass: they
 are layers the codec adds and strips.
 """

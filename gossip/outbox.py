@@ -3,8 +3,8 @@
 Every message we send carries as many queued broadcasts as fit in `udp_buffer_size`:
 memberlist's own news first, then the delegate's (serf) in the space left, each framed as a
 user message. A packet with extras becomes a compound; then it is LZW-compressed if that
-makes it smaller and CRC-wrapped for peers that check CRCs. Encryption would be the last
-layer, here, when it comes. The driver pulls the datagrams and stream requests after every
+makes it smaller and CRC-wrapped for peers that check CRCs. Encryption, not modelled, would
+be the last layer, here. The driver pulls the datagrams and stream requests after every
 input; a stream's purpose is remembered by token until its result comes back.
 """
 

@@ -128,7 +128,8 @@ class Queries:
         """serf Query: gossip a new query and collect for `timeout` seconds; `on_done` then
         gets the PendingQuery. None (nothing sent) below serf protocol 4 or when the encoded
         query exceeds QUERY_SIZE_LIMIT, the two cases where serf's Query returns an error.
-        Only internal queries are sent (no user-query API yet): no filters, no ack request."""
+        Only internal queries are sent (there is no user-query API): no filters, no ack
+        request."""
         if self.config.protocol_version < MIN_PROTOCOL_FOR_QUERIES:
             return None
         query = Query(

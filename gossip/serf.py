@@ -9,10 +9,11 @@ not know yet are buffered for `recent_intent_timeout`, because gossip may delive
 the node itself. serf's own broadcasts (intents, user events, queries) ride in the space
 memberlist leaves in each packet.
 
-Status changes follow reference table 2.2 exactly; they live in `serf_members.py`. Failed
-and left members are kept (and reported) until reaped after `reconnect_timeout` /
-`tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about
-once per `reconnect_interval` across the cluster.
+Status changes follow serf.go's handlers exactly (handleNodeJoin, handleNodeLeave,
+handleNodeUpdate, handleNodeJoinIntent, handleNodeLeaveIntent); they live in `serf_members.py`.
+Failed and left members are kept (and reported) until reaped after `reconnect_timeout` /
+`tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about once
+per `reconnect_interval` across the cluster.
 
 The other concepts live in their own modules, wired together here: the intents we send and
 the leave / force-leave steps (`intents.py`), serf's broadcast queues (`serf_broadcasts.py`),

@@ -1,4 +1,5 @@
-"""serf 0.9.4's payloads (reference 4.7) and its tag encoding in memberlist Meta (2.10).
+"""serf 0.9.4's payloads (serf messages.go) and its tag encoding in memberlist Meta (serf.go:
+`encodeTags`, `decodeTags`).
 
 A serf message is one type byte then a msgpack struct; it rides inside a memberlist user
 message (0x08), and the push-pull variant is the delegate's user state of a memberlist

@@ -1,4 +1,5 @@
-"""serf's member table and its status rules (reference table 2.2).
+"""serf's member table and its status rules (serf.go: handleNodeJoin, handleNodeLeave,
+handleNodeUpdate, handleNodeJoinIntent, handleNodeLeaveIntent, handlePrune, handleReap).
 
 Theory of operation. memberlist reports joins, deaths and meta updates; gossip brings
 intents (join, leave) ordered by a Lamport clock. Each member carries the LTime of the last

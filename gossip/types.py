@@ -60,7 +60,8 @@ class MemberStatus(StrEnum):
     FAILED = "failed"
 
 
-# memberlist and serf protocol ranges (reference section 3).
+# memberlist and serf protocol ranges (memberlist net.go and serf serf.go:
+# ProtocolVersionMin, ProtocolVersionMax).
 MEMBERLIST_PROTOCOL_MIN = 1
 MEMBERLIST_PROTOCOL_MAX = 5
 SERF_PROTOCOL_MIN = 2
@@ -92,7 +93,8 @@ class Versions:
 
     @classmethod
     def from_vsn(cls, vsn: bytes) -> Versions:
-        """Read a 6-byte Vsn; shorter ones are refused (they crash Go peers, reference 4.10)."""
+        """Read a 6-byte Vsn; shorter ones are refused (they crash Go peers, see
+        `wire.VSN_MIN_BYTES`)."""
         if len(vsn) < 6:
             raise ValueError(f"Vsn must have 6 bytes, got {len(vsn)}")
         return cls(vsn[0], vsn[1], vsn[2], vsn[3], vsn[4], vsn[5])
