@@ -17,6 +17,13 @@ Inbound TCP (`asyncio.start_server` on the same port) reads one complete message
 
 A bug in the core must not take the listeners down: core calls made from socket callbacks
 are guarded and logged.
+
+Injected faults (`agent.runtime.faults`, set with `set_faults`) act here, on whole messages,
+where they leave and arrive: a dropped datagram is not sent or not handed to the core; a
+dropped outbound stream never connects (or its reply is lost) and the core hears Go's
+`i/o timeout` when the request's timeout runs out; a dropped inbound stream is held open
+unanswered until the peer gives up. A delay holds the datagram, or the stream's request or
+reply, back on the loop. Streams are one exchange each, so holding them cannot reorder.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from agent.runtime.faults import Direction, FaultTable
 from agent.runtime.gossip_driver import EventCallback
 from agent.runtime.loop_timer import LoopTimer, wait_until_done
 from gossip import (
@@ -89,6 +97,7 @@ class AioRuntime:
         self._timer = LoopTimer(loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._faults: FaultTable | None = None
         self.core_errors = 0
 
     @classmethod
@@ -144,6 +153,9 @@ class AioRuntime:
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         await wait_until_done(futures, timeout)
 
+    def set_faults(self, faults: FaultTable | None) -> None:
+        self._faults = faults
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -165,7 +177,19 @@ class AioRuntime:
     # ---- OutputSink ---------------------------------------------------------------------
 
     def send_datagram(self, datagram: Datagram) -> None:
-        if self._udp is None:
+        faults = self._faults
+        if faults is not None and faults.active:
+            dst = datagram.dst
+            if faults.drops(Direction.OUT, dst.host, dst.port):
+                return
+            hold = faults.delay(Direction.OUT, dst.host, dst.port)
+            if hold > 0:
+                self._loop.call_later(hold, self._sendto, datagram)
+                return
+        self._sendto(datagram)
+
+    def _sendto(self, datagram: Datagram) -> None:
+        if self._udp is None or self._closed:
             return
         try:
             self._udp.sendto(datagram.data, (datagram.dst.host, datagram.dst.port))
@@ -201,6 +225,18 @@ class AioRuntime:
             self._guarded("timer", lambda: core.handle_timer(now))
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
+        faults = self._faults
+        if faults is not None and faults.active:
+            host, port = str(addr[0]), int(addr[1])
+            if faults.drops(Direction.IN, host, port):
+                return
+            hold = faults.delay(Direction.IN, host, port)
+            if hold > 0:
+                self._loop.call_later(hold, self._deliver_datagram, data, addr)
+                return
+        self._deliver_datagram(data, addr)
+
+    def _deliver_datagram(self, data: bytes, addr: Any) -> None:
         core = self._core
         if core is None:
             return
@@ -222,9 +258,24 @@ class AioRuntime:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        lost_in = lost_out = False
+        hold_in = hold_out = 0.0
+        faults = self._faults
+        if faults is not None and faults.active:
+            # The source port is ephemeral: the peer is known by its IP only.
+            host = str(peer[0])
+            lost_in = faults.drops(Direction.IN, host, None)
+            lost_out = faults.drops(Direction.OUT, host, None)
+            hold_in = faults.delay(Direction.IN, host, None)
+            hold_out = faults.delay(Direction.OUT, host, None)
         try:
             async with asyncio.timeout(INBOUND_STREAM_TIMEOUT):
                 data = await _read_message(reader)
+                if lost_in and data is not None:
+                    await _hold_until_eof(reader)
+                    return
+                if hold_in > 0:
+                    await asyncio.sleep(hold_in)
                 core = self._core
                 if data is None or core is None:
                     return
@@ -233,7 +284,12 @@ class AioRuntime:
                 reply = self._guarded(
                     f"stream from {src}", lambda: core.handle_stream(now, src, data)
                 )
+                if reply and lost_out:
+                    await _hold_until_eof(reader)
+                    return
                 if reply:
+                    if hold_out > 0:
+                        await asyncio.sleep(hold_out)
                     writer.write(reply)
                     await writer.drain()
         except (TimeoutError, OSError) as exc:
@@ -259,6 +315,21 @@ class AioRuntime:
         dst = request.dst
         deadline = self._loop.time() + request.timeout
         local = None if self._addr.host in ("0.0.0.0", "::") else (self._addr.host, 0)
+        lost_reply = False
+        hold_reply = 0.0
+        faults = self._faults
+        if faults is not None and faults.active:
+            if faults.drops(Direction.OUT, dst.host, dst.port):
+                await asyncio.sleep(max(0.0, deadline - self._loop.time()))
+                return None, f"dial tcp {dst}: i/o timeout"
+            hold = faults.delay(Direction.OUT, dst.host, dst.port)
+            lost_reply = faults.drops(Direction.IN, dst.host, dst.port)
+            hold_reply = faults.delay(Direction.IN, dst.host, dst.port)
+            if hold > 0:
+                if self._loop.time() + hold >= deadline:
+                    await asyncio.sleep(max(0.0, deadline - self._loop.time()))
+                    return None, f"dial tcp {dst}: i/o timeout"
+                await asyncio.sleep(hold)
         try:
             async with asyncio.timeout_at(deadline):
                 reader, writer = await asyncio.open_connection(dst.host, dst.port, local_addr=local)
@@ -274,6 +345,11 @@ class AioRuntime:
                 if not request.expect_reply:
                     return None, None
                 reply = await _read_message(reader)
+                if reply is not None and (lost_reply or hold_reply > 0):
+                    # A lost reply is one that never comes: wait out the timeout.
+                    await asyncio.sleep(
+                        deadline - self._loop.time() + 1.0 if lost_reply else hold_reply
+                    )
             return (reply, None) if reply is not None else (None, "EOF")
         except TimeoutError:
             return None, f"read tcp {conn}: i/o timeout"
@@ -283,6 +359,12 @@ class AioRuntime:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+async def _hold_until_eof(reader: asyncio.StreamReader) -> None:
+    """Leave a connection whose message was lost unanswered until the peer gives up."""
+    while await reader.read(READ_CHUNK_BYTES):
+        pass
 
 
 async def _read_message(reader: asyncio.StreamReader) -> bytes | None:
