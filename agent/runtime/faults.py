@@ -129,6 +129,20 @@ class Fault:
         return (self.kind, self.peer, self.direction)
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeVerdict:
+    """What the faults do to one request-and-reply exchange (a serf stream), decided when
+    it starts: whether the request and the reply are lost, and how long each is held."""
+
+    request_lost: bool = False
+    request_hold: float = 0.0
+    reply_lost: bool = False
+    reply_hold: float = 0.0
+
+
+UNTOUCHED = ExchangeVerdict()
+
+
 class FaultTable:
     """The agent's active faults, and the drivers' per-packet verdicts on them.
 
@@ -174,6 +188,16 @@ class FaultTable:
             ):
                 return True
         return False
+
+    def exchange(self, request_flow: Direction, host: str, port: int | None) -> ExchangeVerdict:
+        """The verdict on an exchange whose request flows `request_flow` (IN or OUT)."""
+        reply_flow = Direction.IN if request_flow is Direction.OUT else Direction.OUT
+        return ExchangeVerdict(
+            request_lost=self.drops(request_flow, host, port),
+            request_hold=self.delay(request_flow, host, port),
+            reply_lost=self.drops(reply_flow, host, port),
+            reply_hold=self.delay(reply_flow, host, port),
+        )
 
     def delay(self, flow: Direction, host: str, port: int | None) -> float:
         """Seconds to hold back one packet, stream or frame flowing `flow` (0: none)."""

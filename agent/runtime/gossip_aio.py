@@ -37,7 +37,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from agent.runtime.faults import Direction, FaultTable
+from agent.runtime.faults import UNTOUCHED, Direction, ExchangeVerdict, FaultTable
 from agent.runtime.gossip_driver import EventCallback
 from agent.runtime.loop_timer import LoopTimer, wait_until_done
 from gossip import (
@@ -197,7 +197,11 @@ class AioRuntime:
             log.debug("udp send to %s failed: %s", datagram.dst, exc)
 
     def open_stream(self, request: StreamRequest) -> None:
-        self._spawn(self._exchange(request))
+        verdict = UNTOUCHED
+        faults = self._faults
+        if faults is not None and faults.active:
+            verdict = faults.exchange(Direction.OUT, request.dst.host, request.dst.port)
+        self._spawn(self._exchange(request, verdict))
 
     def deliver_event(self, event: GossipEvent) -> None:
         if self._on_event is not None:
@@ -258,24 +262,19 @@ class AioRuntime:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
-        lost_in = lost_out = False
-        hold_in = hold_out = 0.0
+        verdict = UNTOUCHED
         faults = self._faults
         if faults is not None and faults.active:
             # The source port is ephemeral: the peer is known by its IP only.
-            host = str(peer[0])
-            lost_in = faults.drops(Direction.IN, host, None)
-            lost_out = faults.drops(Direction.OUT, host, None)
-            hold_in = faults.delay(Direction.IN, host, None)
-            hold_out = faults.delay(Direction.OUT, host, None)
+            verdict = faults.exchange(Direction.IN, str(peer[0]), None)
         try:
             async with asyncio.timeout(INBOUND_STREAM_TIMEOUT):
                 data = await _read_message(reader)
-                if lost_in and data is not None:
+                if verdict.request_lost and data is not None:
                     await _hold_until_eof(reader)
                     return
-                if hold_in > 0:
-                    await asyncio.sleep(hold_in)
+                if verdict.request_hold > 0:
+                    await asyncio.sleep(verdict.request_hold)
                 core = self._core
                 if data is None or core is None:
                     return
@@ -284,12 +283,12 @@ class AioRuntime:
                 reply = self._guarded(
                     f"stream from {src}", lambda: core.handle_stream(now, src, data)
                 )
-                if reply and lost_out:
+                if reply and verdict.reply_lost:
                     await _hold_until_eof(reader)
                     return
                 if reply:
-                    if hold_out > 0:
-                        await asyncio.sleep(hold_out)
+                    if verdict.reply_hold > 0:
+                        await asyncio.sleep(verdict.reply_hold)
                     writer.write(reply)
                     await writer.drain()
         except (TimeoutError, OSError) as exc:
@@ -299,9 +298,9 @@ class AioRuntime:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _exchange(self, request: StreamRequest) -> None:
+    async def _exchange(self, request: StreamRequest, verdict: ExchangeVerdict) -> None:
         """One outbound exchange under `request.timeout`, reported to the core."""
-        reply, error = await self._dial_and_exchange(request)
+        reply, error = await self._dial_and_exchange(request, verdict)
         core = self._core
         if core is None or self._closed:
             return
@@ -311,25 +310,17 @@ class AioRuntime:
             lambda: core.handle_stream_result(now, request.token, reply, error),
         )
 
-    async def _dial_and_exchange(self, request: StreamRequest) -> tuple[bytes | None, str | None]:
+    async def _dial_and_exchange(
+        self, request: StreamRequest, verdict: ExchangeVerdict
+    ) -> tuple[bytes | None, str | None]:
         dst = request.dst
         deadline = self._loop.time() + request.timeout
         local = None if self._addr.host in ("0.0.0.0", "::") else (self._addr.host, 0)
-        lost_reply = False
-        hold_reply = 0.0
-        faults = self._faults
-        if faults is not None and faults.active:
-            if faults.drops(Direction.OUT, dst.host, dst.port):
-                await asyncio.sleep(max(0.0, deadline - self._loop.time()))
-                return None, f"dial tcp {dst}: i/o timeout"
-            hold = faults.delay(Direction.OUT, dst.host, dst.port)
-            lost_reply = faults.drops(Direction.IN, dst.host, dst.port)
-            hold_reply = faults.delay(Direction.IN, dst.host, dst.port)
-            if hold > 0:
-                if self._loop.time() + hold >= deadline:
-                    await asyncio.sleep(max(0.0, deadline - self._loop.time()))
-                    return None, f"dial tcp {dst}: i/o timeout"
-                await asyncio.sleep(hold)
+        if verdict.request_lost or self._loop.time() + verdict.request_hold >= deadline:
+            await asyncio.sleep(max(0.0, deadline - self._loop.time()))
+            return None, f"dial tcp {dst}: i/o timeout"
+        if verdict.request_hold > 0:
+            await asyncio.sleep(verdict.request_hold)
         try:
             async with asyncio.timeout_at(deadline):
                 reader, writer = await asyncio.open_connection(dst.host, dst.port, local_addr=local)
@@ -345,11 +336,10 @@ class AioRuntime:
                 if not request.expect_reply:
                     return None, None
                 reply = await _read_message(reader)
-                if reply is not None and (lost_reply or hold_reply > 0):
-                    # A lost reply is one that never comes: wait out the timeout.
-                    await asyncio.sleep(
-                        deadline - self._loop.time() + 1.0 if lost_reply else hold_reply
-                    )
+                if reply is not None and verdict.reply_lost:
+                    await asyncio.sleep(deadline - self._loop.time() + 1.0)  # never comes
+                elif reply is not None and verdict.reply_hold > 0:
+                    await asyncio.sleep(verdict.reply_hold)
             return (reply, None) if reply is not None else (None, "EOF")
         except TimeoutError:
             return None, f"read tcp {conn}: i/o timeout"
