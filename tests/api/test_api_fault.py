@@ -18,6 +18,8 @@ import pytest
 
 from agent.agent import Agent
 from agent.agent_api import AgentAPI, Direction, Fault, FaultKind, Peer
+from agent.api import create_app
+from agent.api.routes import fault as fault_routes
 from agent.launch.simulated import SimAgents
 from tests.api.test_api_acl import auth, make_policy, make_token, setup_tokens
 from tests.helpers.api import assert_plain_error
@@ -253,3 +255,15 @@ async def test_acl_check_comes_before_the_parameters(world: SimAgents, api: Api)
         response = await client.post("/v1/agent/fault/drop?rate=9", headers=auth(mgmt))
         assert_plain_error(response, 400, "missing peer")
     assert faults_of(agent) == []
+
+
+async def test_a_router_mounted_on_an_agent_without_faults_still_answers_unknown(
+    world: SimAgents,
+) -> None:
+    app = create_app(await world.add("a", dev=True))
+    app.include_router(fault_routes.build_router())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
+        response = await client.get("/v1/agent/fault")
+    assert (response.status_code, response.content) == (404, b"")
+    assert "content-type" not in response.headers

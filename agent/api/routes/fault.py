@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from agent.agent_api import (
@@ -38,7 +39,7 @@ from agent.agent_api import (
 from agent.api.deps import TOKEN_HEADERS, AgentDep, TokenDep, first
 from agent.api.encoding import json_response
 from agent.api.models import FaultResponse
-from agent.errors import BadRequestError, NotFoundError
+from agent.errors import BadRequestError
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 """A plain decimal number: no `inf`, `nan`, hex or `1_000`, which Python's float() takes."""
@@ -66,8 +67,8 @@ RateQuery = Annotated[
 
 def _faults(agent: AgentAPI) -> FaultAPI:
     faults = agent.faults
-    if faults is None:  # the routes exist only with the flag; kept for a swapped agent
-        raise NotFoundError("")
+    if faults is None:  # only reachable if the router is mounted by hand: still unknown
+        raise HTTPException(404)
     return faults
 
 

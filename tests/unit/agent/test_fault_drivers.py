@@ -9,6 +9,7 @@ poll against a generous deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +36,7 @@ PING = encode_stream(Ping(seq_no=7, node="b"), compress=False)
 ACK = encode_stream(AckResp(seq_no=7), compress=False)
 
 
-async def until(predicate: Callable[[], bool], what: str) -> None:
+async def until(predicate: Callable[[], object], what: str) -> None:
     deadline = time.monotonic() + DEADLINE
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -121,10 +122,10 @@ def test_table_rates_directions_and_the_empty_check() -> None:
 
 async def test_delay_line_keeps_order_whatever_the_due_times() -> None:
     loop = asyncio.get_running_loop()
-    line, seen = DelayLine(loop), []
+    line, seen = DelayLine(loop), list[int]()
     now = loop.time()
     for i, due in enumerate([0.2, 0.05, 0.1, 0.0]):
-        line.push(now + due, lambda i=i: seen.append(i))
+        line.push(now + due, functools.partial(seen.append, i))
     await until(lambda: len(seen) == 4, "the held callbacks")
     assert seen == [0, 1, 2, 3]
     assert loop.time() - now >= 0.2
