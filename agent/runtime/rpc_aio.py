@@ -130,7 +130,7 @@ class AioRpcRuntime:
         self._closed = False
         self._faults: FaultTable | None = None
         self._held: dict[str, DelayLine] = {}
-        """Outbound frames held back by a delay fault, per destination."""
+        """Outbound frames held back by a delay fault, per destination (kept once made)."""
         self.core_errors = 0
 
     @classmethod
@@ -208,13 +208,13 @@ class AioRpcRuntime:
         if self._closed:
             return
         faults = self._faults
-        if faults is not None and faults.active:
+        if faults is not None and (faults.active or self._held):
             host, port = _remote(dst)
             if faults.drops(Direction.OUT, host, port):
                 return
             hold = faults.delay(Direction.OUT, host, port)
             line = self._held.get(dst)
-            if hold > 0 or line:
+            if hold > 0 or line:  # behind frames still held, even once the fault is lifted
                 if line is None:
                     line = self._held[dst] = DelayLine(self._loop)
                 line.push(self._loop.time() + hold, partial(self._enqueue, dst, data))

@@ -339,14 +339,19 @@ async def test_dropped_inbound_frame_is_matched_on_its_sender_listener(
 
 
 async def test_delayed_outbound_frames_keep_their_order(rpc: tuple[Rpc, Rpc, Rpc]) -> None:
-    a, b, _ = rpc
-    a.faults.add(delay(B_IP, Direction.OUT))
+    a, b, c = rpc
+    a.faults.add(delay(B_IP, Direction.OUT, ms=2000))
+    start = time.monotonic()
     for i in range(5):
         a.send(b, f"held {i}")
     a.faults.clear()
-    a.send(b, "marker")
+    a.send(b, "after the clear")  # queues behind the held frames: TCP keeps order
+    a.send(c, "marker")  # sent last, not held: arrives first
+    await until(lambda: c.received(), "the marker")
+    assert b.received() == []
     await until(lambda: len(b.received()) == 6, "all frames")
-    assert b.received() == ["marker", *(f"held {i}" for i in range(5))]
+    assert b.received() == [*(f"held {i}" for i in range(5)), "after the clear"]
+    assert time.monotonic() - start >= 2.0 * 0.9
 
 
 async def test_delayed_inbound_frames_keep_their_order(rpc: tuple[Rpc, Rpc, Rpc]) -> None:
