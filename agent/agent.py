@@ -36,6 +36,7 @@ from agent.roles.server import ServerRole
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
 from agent.rpc.endpoint import RpcEndpoint, RpcEvent
 from agent.runtime.clock import Clock
+from agent.runtime.faults import FaultTable
 from agent.runtime.gossip_driver import Runtime
 from agent.runtime.resolver import Resolver
 from agent.runtime.rpc_driver import RpcRuntime
@@ -108,6 +109,13 @@ class Agent:
             self.server.rpc if self.server is not None else None,
             self.client.rpc if self.client is not None else None,
         )
+        self._faults: FaultTable | None = None
+        if settings.enable_fault_injection:
+            # Drawn last, so enabling faults does not change what the roles' RNGs draw.
+            self._faults = FaultTable(random.Random(rng.getrandbits(64)))
+            if runtime is not None:
+                runtime.set_faults(self._faults)
+            rpc_runtime.set_faults(self._faults)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -172,6 +180,10 @@ class Agent:
     @property
     def acl(self) -> AclStore | None:  # an AclAPI
         return self._acl
+
+    @property
+    def faults(self) -> FaultTable | None:  # a FaultAPI
+        return self._faults
 
     async def authorize(self, token: str | None, capability: Capability) -> None:
         """With ACLs off every check passes, whatever the token, as in Nomad's `ResolveToken`."""

@@ -12,6 +12,29 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from agent.runtime.faults import Direction, Fault, FaultError, FaultKind, Peer
+
+__all__ = [
+    "ZERO_MEMBER",
+    "AclAPI",
+    "AclPolicyInfo",
+    "AclTokenInfo",
+    "AgentAPI",
+    "Capability",
+    "Direction",
+    "Fault",
+    "FaultAPI",
+    "FaultError",
+    "FaultKind",
+    "HealthCheck",
+    "HealthReport",
+    "JoinResult",
+    "MemberInfo",
+    "MembersView",
+    "Peer",
+    "SelfInfo",
+]
+
 
 class Capability(StrEnum):
     """ACL capabilities the agent endpoints check (Nomad's acl/acl.go: agent and node policy)."""
@@ -189,6 +212,23 @@ class AclAPI(Protocol):
     async def delete_token(self, secret: str | None, accessor: str) -> int: ...
 
 
+class FaultAPI(Protocol):
+    """`/v1/agent/fault*`: the network faults injected into this agent's serf and RPC traffic
+    (`agent.runtime.faults`). Values arrive validated: a `Fault` cannot hold a bad one."""
+
+    def list(self) -> list[Fault]:
+        """The active faults, oldest first."""
+        ...
+
+    def add(self, fault: Fault) -> None:
+        """Apply `fault` from now on, replacing one of the same kind, peer and direction."""
+        ...
+
+    def clear(self, peer: Peer | None = None) -> int:
+        """Lift every fault, or only `peer`'s; returns how many were lifted."""
+        ...
+
+
 class AgentAPI(Protocol):
     """The agent as the HTTP API sees it. Commands are async; reads never block."""
 
@@ -206,6 +246,11 @@ class AgentAPI(Protocol):
     @property
     def acl(self) -> AclAPI | None:
         """The ACL tokens and policies; None when ACLs are disabled."""
+        ...
+
+    @property
+    def faults(self) -> FaultAPI | None:
+        """The injected network faults; None unless `-enable-fault-injection` is set."""
         ...
 
     async def authorize(self, token: str | None, capability: Capability) -> None:

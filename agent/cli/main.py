@@ -3,7 +3,8 @@
 Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
 -region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
 -acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin
--servers A,B, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
+-servers A,B, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local
+-enable-fault-injection.
 
 The CLI owns the agent's lifecycle (not the ASGI lifespan): it binds the listeners, starts
 the agent and uvicorn in one event loop, prints where everything listens, and on SIGINT or
@@ -94,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     flag("retry-max", type=int, metavar="N", help="server: retries before exiting, 0: forever")
     flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
     flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
+    flag(
+        "enable-fault-injection",
+        help="serve /v1/agent/fault: drop and delay this agent's serf and RPC traffic",
+        **boolean,
+    )
     return parser
 
 
@@ -128,6 +134,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         (("server", "retry_max"), args.retry_max),
         (("server", "rejoin_after_leave"), args.rejoin),
         (("client", "servers"), _split_list(args.servers)),
+        (("enable_fault_injection",), args.enable_fault_injection),
     ]
     out: dict[str, Any] = {}
     for path, value in pairs:
