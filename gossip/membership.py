@@ -173,6 +173,9 @@ class Membership:
         self.incarnation = 0
         self.left = False
         self.leave_notify: object | None = None
+        self.suspicions_started = 0
+        """Suspicions this node started, and accusations of itself it refuted (metrics)."""
+        self.refutations = 0
 
     # ---- queries --------------------------------------------------------------------------
 
@@ -289,6 +292,7 @@ class Membership:
             started_at=now,
         )
         self.suspicions[s.node] = (suspicion, now)
+        self.suspicions_started += 1
         self.deadlines.schedule(suspect_timer(s.node), suspicion.deadline_at)
 
     def apply_dead(self, now: float, d: Dead) -> None:
@@ -326,6 +330,7 @@ class Membership:
         if accused_incarnation >= inc:  # memberlist skipIncarnation: a wrapping uint32 add
             self.incarnation = inc = (accused_incarnation + 1) & U32
         me.incarnation = inc
+        self.refutations += 1
         self.awareness.apply_delta(1)
         self._broadcast(me.name, me.to_alive())
 

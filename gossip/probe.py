@@ -110,6 +110,9 @@ class Prober:
         self._probe: _Probe | None = None
         self._tick_pending = False
         self._index = 0
+        self.probes_sent = 0
+        """Probes started, and those that ended without an ack (for metrics)."""
+        self.probes_failed = 0
 
     def start(self, first_tick_at: float) -> None:
         if self.config.probe_interval > 0:
@@ -166,6 +169,7 @@ class Prober:
         )
         self._acks[seq] = probe
         self._probe = probe
+        self.probes_sent += 1
         ping = encode(Ping(seq, node.name, self.addr_bytes, self.addr.port, self.name))
         if node.state == NodeState.ALIVE:
             self.outbox.send_msg(node.address, ping)
@@ -235,6 +239,7 @@ class Prober:
         if success:
             self.awareness.apply_delta(-1)
         else:
+            self.probes_failed += 1
             if probe.expected_nacks > 0:
                 self.awareness.apply_delta(max(0, probe.expected_nacks - probe.nacks))
             else:

@@ -114,6 +114,8 @@ class ServerRpc:
         self.members = members
         self.state = ClusterState()
         self.malformed = 0
+        self.heartbeats = 0
+        """Register and heartbeat calls this server answered as leader (for metrics)."""
         self._out: list[tuple[str, bytes]] = []
         self._events: deque[LeaderChanged] = deque()
         self._peers: dict[str, ServerPeer] = {}
@@ -182,6 +184,15 @@ class ServerRpc:
         """RPC addresses of the alive servers of our region, sorted (heartbeat replies)."""
         return sorted(a for a, p in self._peers.items() if p.status == "alive")
 
+    def server_names(self) -> dict[str, str]:
+        """serf names of the servers serf shows, by RPC address (raft configuration's `Node`)."""
+        return {p.rpc_addr: p.name for p in self._servers}
+
+    @property
+    def heartbeats_active(self) -> int:
+        """Nodes whose heartbeat TTL this leader is timing (Nomad's `nomad.heartbeat.active`)."""
+        return len(self._timers) if self.raft.is_leader else 0
+
     # ---- internals ------------------------------------------------------------------------
 
     def _send(self, dst: str, kind: FrameKind, body: Any) -> None:
@@ -200,7 +211,7 @@ class ServerRpc:
             while (event := self.raft.next_event()) is not None:
                 if isinstance(event, EntryCommitted):
                     if event.entry.type is EntryType.COMMAND:
-                        self.state.apply(event.entry.data)
+                        self.state.apply(event.entry.data, event.entry.index)
                     committed = True
                 elif isinstance(event, LeaderChanged):
                     self._on_leader_changed(now, event)
@@ -251,9 +262,10 @@ class ServerRpc:
             reply = HeartbeatReply(call.req_id, 0.0, tuple(self.servers()), "", NO_LEADER)
             self._send(call.reply_to, FrameKind.NODE_REPLY, reply.to_body())
             return
+        self.heartbeats += 1
         known = self.state.nodes.get(call.node_id)
-        if known is None or known.status is not NodeStatus.READY or known.name != call.node_name:
-            record = NodeRecord(call.node_id, call.node_name, NodeStatus.READY)
+        record = NodeRecord(call.node_id, call.node_name, NodeStatus.READY, call.datacenter)
+        if known != record:
             self.raft.propose(now, EntryType.COMMAND, record.encode())
         nodes = self.state.ready_count() + (known is None)
         ttl = heartbeat_ttl(nodes, self.rng)
@@ -265,7 +277,7 @@ class ServerRpc:
         node = self.state.nodes.get(node_id)
         if node is not None and node.status is NodeStatus.READY:
             log.info("rpc: node %s missed its heartbeat TTL; marking it down", node.name)
-            down = NodeRecord(node.node_id, node.name, NodeStatus.DOWN)
+            down = NodeRecord(node.node_id, node.name, NodeStatus.DOWN, node.datacenter)
             self.raft.propose(now, EntryType.COMMAND, down.encode())
 
     # ---- bootstrap and reconcile ----------------------------------------------------------

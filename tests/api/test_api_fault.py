@@ -54,7 +54,7 @@ async def test_without_the_flag_every_fault_path_is_an_unknown_path(
     assert agent.faults is None
     async with api(agent) as client:
         unknown = await client.post("/v1/agent/no-such-thing")
-        assert (unknown.status_code, unknown.content) == (404, b"")
+        assert (unknown.status_code, unknown.content) == (404, b"404 page not found\n")
         for path in PATHS:
             for method in ("GET", "POST", "PUT", "DELETE"):
                 response = await client.request(method, f"{path}?peer=127.1.0.2")
@@ -265,5 +265,5 @@ async def test_a_router_mounted_on_an_agent_without_faults_still_answers_unknown
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
         response = await client.get("/v1/agent/fault")
-    assert (response.status_code, response.content) == (404, b"")
-    assert "content-type" not in response.headers
+    assert (response.status_code, response.content) == (404, b"404 page not found\n")
+    assert response.headers["content-type"].startswith("text/plain")
