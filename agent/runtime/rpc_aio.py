@@ -290,7 +290,11 @@ class AioRpcRuntime:
             pass
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
+            # The cancel may also land here, while the handler already waits for the close
+            # (the peer hung up just before shutdown): a handler must never end cancelled,
+            # since asyncio's stream protocol (CPython 3.12.0-3.12.1) then logs
+            # `[ERR] asyncio` with a CancelledError traceback at every Ctrl-C.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     def _on_frame(self, data: bytes) -> None:

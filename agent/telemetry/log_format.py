@@ -16,6 +16,15 @@ from agent.agent_api import LogLevel
 GO_LEVELS = {"WARNING": "WARN", "ERROR": "ERR", "CRITICAL": "ERR"}
 """Python's level names as Nomad spells them."""
 
+HCLOG_LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "error",
+}
+"""hclog's level names, as its JSON lines spell them."""
+
 STRUCTURED_FIELDS = ("event", "member", "addr")
 """`extra=` fields a JSON line carries when a record has them (membership changes)."""
 
@@ -58,13 +67,12 @@ class NomadJsonFormatter(logging.Formatter):
     `@timestamp`), as Nomad's `log_json` writes them, plus a record's structured fields."""
 
     def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         line: dict[str, object] = {
-            "@level": nomad_level(record).lower(),
+            "@level": HCLOG_LEVELS.get(record.levelno, "trace"),
             "@message": record.getMessage(),
             "@module": record.name,
-            "@timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="microseconds"
-            ),
+            "@timestamp": stamp,
         }
         for key in STRUCTURED_FIELDS:
             value = record.__dict__.get(key)
