@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from agent.agent import Agent
 from agent.launch.simulated import SimAgents
+from agent.rpc.fsm import NodeRecord, NodeStatus
 from tests.helpers.api import INDEX_HEADERS, assert_plain_error
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +151,46 @@ async def test_node_read_is_required_with_acls(world: SimAgents, api) -> None:
             for secret in (tokens["nr"], mgmt):
                 allowed = await client.get(path, headers={"X-Nomad-Token": secret})
                 assert allowed.status_code == 200
+
+
+async def test_a_follower_answers_from_its_replica_with_its_last_contact(
+    world: SimAgents, api
+) -> None:
+    servers = [
+        await world.add(name, server={"enabled": True, "bootstrap_expect": 2})
+        for name in ("s1", "s2")
+    ]
+    await servers[1].join([str(world.serf_addr("s1"))])
+    assert world.run_until(
+        lambda: any(s.server is not None and s.server.raft.is_leader for s in servers), 30.0
+    )
+    follower = next(s for s in servers if s.server is not None and not s.server.raft.is_leader)
+    rpcs = [s.listeners.rpc.advertise for s in servers]
+    c = await world.add("c", client={"enabled": True, "servers": rpcs})
+    assert follower.server is not None
+    state = follower.server.rpc.state
+    assert world.run_until(lambda: node_id(c) in state.nodes, 30.0)
+    world.run(0.3)  # between two leader heartbeats
+    async with api(follower) as client:
+        response = await client.get("/v1/nodes")
+    assert [n["ID"] for n in response.json()] == [node_id(c)]
+    assert response.headers["X-Nomad-KnownLeader"] == "true"
+    assert int(response.headers["X-Nomad-LastContact"]) >= 0
+
+
+async def test_no_leader_is_reported_in_the_headers(world: SimAgents, api) -> None:
+    agent = await world.add("s", server={"enabled": True, "bootstrap_expect": 3})
+    async with api(agent) as client:
+        response = await client.get("/v1/nodes")
+    assert (response.status_code, response.json()) == (200, [])
+    assert response.headers["X-Nomad-KnownLeader"] == "false"
+    assert response.headers["X-Nomad-Index"] == "0"
+
+
+def test_node_entries_written_before_the_datacenter_field_still_decode() -> None:
+    """A data dir's raft log from before this field keeps its node table."""
+    old = msgpack.packb(["node", "id-1", "c1", "ready"])
+    assert NodeRecord.decode(old) == NodeRecord("id-1", "c1", NodeStatus.READY, "")
+    new = NodeRecord("id-1", "c1", NodeStatus.DOWN, "dc2")
+    assert NodeRecord.decode(new.encode()) == new
+    assert NodeRecord.decode(msgpack.packb(["node", "id", "c", "ready", "dc", "extra"])) is None

@@ -91,6 +91,7 @@ def test_a_membership_change_streams_and_the_handler_leaves_with_the_client(
 
 def test_each_connection_filters_at_its_own_level(served: Served) -> None:
     thread, _, http_ = served
+    level_before = AGENT_LOGGER.level
     errors_only = open_monitor(http_, "?log_level=ERR")
     everything = open_monitor(http_, "?log_level=debug")
     assert wait_for(lambda: monitors_attached() == 2)
@@ -100,9 +101,13 @@ def test_each_connection_filters_at_its_own_level(served: Served) -> None:
     assert "a debug line" in read_until(everything, "a debug line")
     first = errors_only.readline().decode()
     assert "an error line" in first and "[ERR]" in first  # the debug line never came
-    errors_only.close()
+    assert AGENT_LOGGER.level == logging.DEBUG  # lowered for the DEBUG monitor
     everything.close()
+    assert wait_for(lambda: monitors_attached() == 1)
+    assert AGENT_LOGGER.getEffectiveLevel() <= logging.ERROR  # still what ERR needs
+    errors_only.close()
     assert wait_for(lambda: monitors_attached() == 0)
+    assert AGENT_LOGGER.level == level_before  # restored once the last monitor left
 
 
 def test_a_quiet_monitor_still_notices_the_disconnect(served: Served) -> None:
