@@ -293,6 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 " 3 servers and 2 clients as processes on 127.0.0.11-15",
                 file=stream,
             )
+            print(
+                f"{PROG} server members|join|force-leave, agent-info, node status,"
+                " operator raft list-peers|remove-peer, monitor, status leader:"
+                " Nomad's CLI over HTTP (-address, -region, -token, -json; -help on each)",
+                file=stream,
+            )
             return 0 if argv else 1
         if argv[0] == "cluster":
             from agent.cli.cluster_command import (
@@ -300,6 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
             return cluster_main(argv[1:])
+        from agent.cli.nomad_commands import FIRST_WORDS
+
+        if argv[0] in FIRST_WORDS:  # Nomad's commands; HTTP only, no agent in this process
+            from agent.cli.nomad_commands import run as run_nomad_command
+
+            return run_nomad_command(argv)
         if argv[0] != "agent":
             raise CliError(f"unknown command {argv[0]!r}; try: {PROG} agent -dev")
         settings = load_settings(argv[1:])
