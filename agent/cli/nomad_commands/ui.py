@@ -3,7 +3,7 @@
 Nomad's CLI prints results plainly on stdout and errors on stderr, red only when stdout is a
 terminal (mitchellh/cli's ColoredUi). Tables are never coloured or re-wrapped, so piping
 them into `grep`/`awk` sees the exact columns; errors and warnings go through rich, which
-colours them on a terminal and honours NO_COLOR, and prints them unchanged otherwise.
+colours them on a terminal (honouring NO_COLOR); elsewhere they are printed unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ class Ui:
         self.output(json.dumps(value, indent=4, ensure_ascii=False))
 
     def error(self, text: str) -> None:
-        self._err_console.print(text, style="red", markup=False)
+        self._message(text, "red")
 
     def warn(self, text: str) -> None:
-        self._err_console.print(text, style="yellow", markup=False)
+        self._message(text, "yellow")
+
+    def _message(self, text: str, style: str) -> None:
+        if self._err_console.is_terminal:
+            self._err_console.print(text, style=style, markup=False)
+        else:  # byte for byte: rich would expand the tabs of Go's multierror text
+            print(text, file=self.err, flush=True)
