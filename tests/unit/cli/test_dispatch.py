@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli.main import NOMAD_COMMAND_WORDS, main
 from agent.cli.nomad_commands import COMMANDS, FIRST_WORDS
 from tests.unit.cli.conftest import Cli
 
@@ -28,6 +31,14 @@ def test_the_commands_of_issue_12() -> None:
         "status leader",
     ]
     assert {"agent", "cluster"}.isdisjoint(FIRST_WORDS)
+    assert FIRST_WORDS == NOMAD_COMMAND_WORDS  # what main.py hands over without importing us
+
+
+def test_top_level_help_names_the_commands() -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["-h"]) == 0
+    assert "server members|join|force-leave" in out.getvalue()
 
 
 def test_help_of_a_command(cli: Cli) -> None:
