@@ -84,13 +84,16 @@ def _serves(url: str) -> bool:
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
-    """`start(ip, name, *flags)`: `gossip-agent agent -dev -bind ip -node name *flags`."""
+    """`start(ip, name, *flags)`: `gossip-agent agent -dev -bind ip -node name *flags`,
+    healthy; `start(ip, name, argv=(...))`: that argv, started but not waited for."""
     with Supervisor(tmp_path) as agents:
 
-        def run(ip: str, name: str, *extra: str) -> AgentProcess:
-            argv = ("agent", "-dev", "-bind", ip, "-node", name, *extra)
+        def run(ip: str, name: str, *extra: str, argv: tuple[str, ...] = ()) -> AgentProcess:
+            dev = not argv
+            argv = argv or ("agent", "-dev", "-bind", ip, "-node", name, *extra)
             (agent,) = agents.start(ChildSpec(name, ip, argv), ports_free_within=30.0)
-            agent.wait_healthy(START_DEADLINE)
+            if dev:
+                agent.wait_healthy(START_DEADLINE)
             return agent
 
         try:
@@ -271,3 +274,31 @@ def test_endpoints_of_issue_12_when_served(start: Callable[..., AgentProcess]) -
             names, rows = _columns(ran.out)
             assert names == ["ID", "DC", "Name", "Class", "Drain", "Status"]
             assert [(len(r[0]), r[1], r[2]) for r in rows] == [(8, "dc1", "first")]
+
+
+def test_three_servers_one_leader_in_every_view(start: Callable[..., AgentProcess]) -> None:
+    """A real 3-server cluster (127.0.0.91-93): whichever server is asked, `server members`
+    marks exactly the raft leader, and `agent-info` agrees with it."""
+    ips = (FIRST, SECOND, ACL)
+    join = [arg for ip in ips for arg in ("-retry-join", ip)]
+    agents = []
+    for index, ip in enumerate(ips, start=1):
+        argv = ("agent", "-server", "-bootstrap-expect", "3", "-node", f"s{index}", "-bind", ip)
+        argv += ("-gossip-profile", "lan", *join, "-retry-interval", "1s")
+        agents.append(start(ip, f"s{index}", argv=argv))
+    for agent in agents:  # healthy: each server knows the leader
+        agent.wait_healthy(START_DEADLINE)
+    leader = _get(f"{agents[0].http}/v1/agent/self")["stats"]["nomad"]["leader_addr"]
+    assert leader in {f"{ip}:4647" for ip in ips}
+    for agent in agents:
+        ran = gossip_agent("server", "members", f"-address={agent.http}")
+        assert ran.code == 0, ran.err
+        names, rows = _columns(ran.out)
+        assert names == MEMBER_HEADER
+        assert [r[0] for r in rows] == ["s1.global", "s2.global", "s3.global"]
+        assert [r[3] for r in rows] == ["alive"] * 3
+        assert [f"{r[1]}:4647" for r in rows if r[4] == "true"] == [leader]
+        info = gossip_agent("agent-info", f"-address={agent.http}").out
+        assert f"  leader_addr = {leader}\n" in info
+        state = "Leader" if agent.address == leader.split(":")[0] else "Follower"
+        assert f"  state = {state}\n" in info
