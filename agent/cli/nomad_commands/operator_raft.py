@@ -98,9 +98,9 @@ COMMANDS = (
         "  There are rare cases where a peer may be left behind in the Raft quorum even\n"
         "  though the server is no longer present and known to the cluster. This command\n"
         "  can be used to remove the failed server so that it no longer affects the\n"
-        '  Raft quorum. If the server still shows in the output of the "nomad\n'
-        '  server members" command, it is preferable to clean up by simply running\n'
-        '  "nomad server force-leave" instead of this command.',
+        '  Raft quorum. If the server still shows in the output of "gossip-agent\n'
+        '  server members", it is preferable to clean up by simply running\n'
+        '  "gossip-agent server force-leave" instead of this command.',
         run_remove_peer,
         (PEER_ADDRESS,),
     ),
