@@ -41,6 +41,14 @@ from gocompat import parse_go_bool
 
 PROG = "gossip-agent"
 log = logging.getLogger("gossip_agent")
+NOMAD_COMMAND_WORDS = frozenset({"server", "agent-info", "node", "operator", "monitor", "status"})
+"""First words of Nomad's CLI commands (agent/cli/nomad_commands), kept here so `agent` and
+`cluster` start without importing them; tests/unit/cli/test_dispatch.py checks the list."""
+NOMAD_COMMANDS_HELP = (
+    f"{PROG} server members|join|force-leave, agent-info, node status, operator raft "
+    "list-peers|remove-peer, monitor, status leader: Nomad's CLI, over HTTP, so against "
+    "a real Nomad too (-address, -region, -token, -json; -help on each)"
+)
 
 
 class CliError(Exception):
@@ -66,7 +74,12 @@ _go_bool.__name__ = "boolean"  # argparse names the type in its error message
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, allow_abbrev=False, description="A Nomad-style gossip agent.")
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="A Nomad-style gossip agent.",
+        epilog=NOMAD_COMMANDS_HELP,
+    )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     agent = commands.add_parser("agent", help="run an agent", allow_abbrev=False)
 
@@ -303,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=stream,
             )
             return 0 if argv else 1
+        if argv[0] in NOMAD_COMMAND_WORDS:  # Nomad's CLI: HTTP only, no agent in this process
+            from agent.cli.nomad_commands import run as run_nomad_command
+
+            return run_nomad_command(argv)
         if argv[0] == "cluster":
             from agent.cli.cluster_command import (
                 main as cluster_main,  # spawns agents; no asyncio here
