@@ -622,8 +622,9 @@ def check(args: argparse.Namespace, reporter: Reporter) -> None:
     taken = engine.existing(AGENTS)
     if taken:
         raise Missing(
-            f"containers {', '.join(taken)} exist already (another compose cluster?): "
-            f"take them down first (`{engine.cli} rm -f {' '.join(taken)}`)"
+            f"containers {', '.join(taken)} exist already (a compose cluster is up?): take it "
+            f"down first (`compose down -v` where it was started, or `{engine.cli} rm -f "
+            f"{' '.join(taken)}`)"
         )
     busy = busy_ports(list(HOST_HTTP_PORTS.values()))
     if busy:
@@ -635,12 +636,12 @@ def check(args: argparse.Namespace, reporter: Reporter) -> None:
         with reporter.step("up", "up --build -d (builds gossip-agent:local)"):
             engine.compose_run("up", "--build", "-d", timeout=1200)
         check_cluster(engine, reporter, Deadlines())
-    except BaseException:
+    except Exception:  # a failed check or a bug; not Ctrl-C or SIGTERM
         with contextlib.suppress(Exception):
             dump_logs(engine)
         raise
     finally:
-        with reporter.step("down", "down -v (containers, network, volumes)"):
+        with reporter.step("down", "down -v (containers, network, volumes)"), uninterrupted():
             engine.compose_run("down", "-v", timeout=300, check=False)
 
 
@@ -676,7 +677,7 @@ def in_private_network(argv: Sequence[str], reporter: Reporter) -> int:
         wait_for("slirp4netns's default route", online, 20.0, interval=0.2)
         reporter.say(f"private network: namespace {name}, online through slirp4netns")
         inner = [sys.executable, str(Path(__file__).resolve()), *argv, "--inside-private-network"]
-        return subprocess.call([*enter, *inner])
+        return wait_passing_signals(subprocess.Popen([*enter, *inner]))
     finally:
         if slirp is not None:
             slirp.terminate()
@@ -724,6 +725,39 @@ def _terminate(signum: int, frame: object) -> NoReturn:
     raise SystemExit(128 + signum)  # unwinds through `finally`, so `down -v` still runs
 
 
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM meanwhile: a second one must not cut `down -v` short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def wait_passing_signals(child: subprocess.Popen[bytes]) -> int:
+    """Wait for the run inside the namespace, which must outlive us to take the cluster down.
+
+    Ctrl-C reaches it from the terminal (same process group), so we only keep waiting;
+    SIGTERM, sent to us alone, is passed on. Either way we return (or exit) after it does,
+    and only then is its network namespace removed.
+    """
+    stopping: BaseException | None = None
+    while True:
+        try:
+            code = child.wait()
+        except KeyboardInterrupt as exc:
+            stopping = exc
+        except SystemExit as exc:
+            child.send_signal(signal.SIGTERM)
+            stopping = exc
+        else:
+            if stopping is not None:
+                raise stopping
+            return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -744,6 +778,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_timings(reporter.timings), flush=True)
         print(f"compose check FAILED at step {failed}: {exc}", file=sys.stderr, flush=True)
         return 1
+    except (KeyboardInterrupt, SystemExit) as exc:
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
+        print(format_timings(reporter.timings), flush=True)
+        print(f"compose check interrupted (exit {code})", file=sys.stderr, flush=True)
+        return code
     print(format_timings(reporter.timings), flush=True)
     print("compose check passed", flush=True)
     return 0
