@@ -236,11 +236,10 @@ def busy_ports(ports: Sequence[int], host: str = "0.0.0.0") -> list[int]:
     return busy
 
 
-def format_timings(timings: Sequence[tuple[str, float, str]]) -> str:
-    """The closing table: one line per step with its seconds and outcome, then the total."""
+def format_timings(timings: Sequence[tuple[str, float, str]], total: float) -> str:
+    """The closing table: one line per step with its seconds and outcome, then the run's."""
     width = max([len("total"), *(len(name) for name, _, _ in timings)])
     lines = [f"  {name:<{width}}  {secs:6.1f} s  {outcome}" for name, secs, outcome in timings]
-    total = sum(seconds for _, seconds, _ in timings)
     lines.append(f"  {'total':<{width}}  {total:6.1f} s")
     return "\n".join(lines)
 
@@ -255,8 +254,14 @@ class Reporter:
     started: float = field(default_factory=time.monotonic)
     timings: list[tuple[str, float, str]] = field(default_factory=list)
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def say(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.started:6.1f} s] {text}", flush=True)
+        print(f"[{self.elapsed():6.1f} s] {text}", flush=True)
+
+    def table(self) -> str:
+        return format_timings(self.timings, self.elapsed())
 
     @contextlib.contextmanager
     def step(self, name: str, what: str) -> Iterator[None]:
@@ -449,12 +454,11 @@ def ensure_base_image(engine: Engine, reporter: Reporter, cache: Path, mirror: s
         if present.returncode == 0:
             reporter.say("base-image: present in podman's storage")
             return
-        pulled = run(
-            [engine.cli, "pull", "--quiet", BASE_IMAGE], env=engine.env, check=False, timeout=300
-        )
-        if pulled.returncode == 0:
-            reporter.say("base-image: pulled")
-            return
+        pull = [engine.cli, "pull", "--quiet", BASE_IMAGE]
+        with contextlib.suppress(CheckFailed):  # a pull that hangs counts as one that failed
+            if run(pull, env=engine.env, check=False, timeout=300).returncode == 0:
+                reporter.say("base-image: pulled")
+                return
         reporter.say("base-image: cannot pull; building a stand-in with debootstrap")
         build_standin(engine, cache, mirror)
 
@@ -617,8 +621,9 @@ def check(args: argparse.Namespace, reporter: Reporter) -> None:
     reporter.say(f"commands' output: {log}")
     with reporter.step("engine", "Docker if its daemon answers, else podman"):
         kind = choose_engine(args.engine, docker_answers(), shutil.which("podman") is not None)
-        engine = docker_engine(log) if kind == "docker" else podman_engine(cache, log, reporter)
-        reporter.say(f"engine: {kind}, compose: {' '.join(engine.compose)}")
+        reporter.say(f"engine: {kind}")
+    engine = docker_engine(log) if kind == "docker" else podman_engine(cache, log, reporter)
+    reporter.say(f"compose: {' '.join(engine.compose)}")
     taken = engine.existing(AGENTS)
     if taken:
         raise Missing(
@@ -775,15 +780,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CheckFailed as exc:
         failed = next((name for name, _, o in reporter.timings if o == "FAILED"), "?")
-        print(format_timings(reporter.timings), flush=True)
+        print(reporter.table(), flush=True)
         print(f"compose check FAILED at step {failed}: {exc}", file=sys.stderr, flush=True)
         return 1
     except (KeyboardInterrupt, SystemExit) as exc:
         code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 130
-        print(format_timings(reporter.timings), flush=True)
+        print(reporter.table(), flush=True)
         print(f"compose check interrupted (exit {code})", file=sys.stderr, flush=True)
         return code
-    print(format_timings(reporter.timings), flush=True)
+    print(reporter.table(), flush=True)
     print("compose check passed", flush=True)
     return 0
 

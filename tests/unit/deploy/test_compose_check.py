@@ -247,12 +247,13 @@ def test_steps_are_timed_and_a_failure_is_recorded_and_reraised(
     ]
     out = capsys.readouterr().out
     assert "up: ok (" in out and "kill: FAILED after" in out
-    table = cc.format_timings([("up", 61.0, "ok"), ("restart", 45.25, "FAILED")])
+    table = cc.format_timings([("up", 61.0, "ok"), ("restart", 45.25, "FAILED")], 107.0)
     assert table.splitlines() == [
         "  up         61.0 s  ok",
         "  restart    45.2 s  FAILED",
-        "  total     106.2 s",
+        "  total     107.0 s",  # the run's own time, gaps between steps included
     ]
+    assert reporter.table().splitlines()[0].startswith("  up ")
 
 
 def test_private_network_is_refused_with_docker_before_anything_runs(
