@@ -85,6 +85,8 @@ RPC_PORT = 4647
 REGION = "global"
 
 BASE_IMAGE = "docker.io/library/python:3.11-slim"
+IMAGE = "gossip-agent:local"
+"""What docker-compose.yml's services run and `up --build` tags."""
 PODMAN_COMPOSE_REQUIREMENT = "podman-compose>=1.6,<1.7"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -390,6 +392,14 @@ class Engine:
         said = (done.stdout + done.stderr).strip().splitlines()
         return done.returncode == 0, said[-1] if said else f"exit {done.returncode}"
 
+    def image_id(self, name: str) -> str:
+        """The ID of image `name`, or "" if there is none."""
+        done = run(
+            [self.cli, "image", "inspect", "--format", "{{.Id}}", name],
+            env=self.env, check=False, timeout=60,
+        )  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else ""
+
     def existing(self, names: Sequence[str]) -> list[str]:
         """Which of these container names exist (running or not)."""
         out = self.run("ps", "-a", "--format", "{{.Names}}", check=False)
@@ -638,8 +648,13 @@ def check(args: argparse.Namespace, reporter: Reporter) -> None:
     if kind == "podman":
         ensure_base_image(engine, reporter, cache, args.mirror)
     try:
-        with reporter.step("up", "up --build -d (builds gossip-agent:local)"):
+        with reporter.step("up", f"up --build -d (builds {IMAGE})"):
+            previous = engine.image_id(IMAGE)
             engine.compose_run("up", "--build", "-d", timeout=1200)
+            if previous and previous != engine.image_id(IMAGE):
+                # the build replaced it: drop the old one (and its untagged layers), so that
+                # repeated runs on one machine do not pile up images
+                engine.run("rmi", previous, check=False)
         check_cluster(engine, reporter, Deadlines())
     except Exception:  # a failed check or a bug; not Ctrl-C or SIGTERM
         with contextlib.suppress(Exception):

@@ -73,6 +73,7 @@ def test_names_ports_and_rpc_port_match_the_topology_and_the_compose_file() -> N
     for name, port in cc.HOST_HTTP_PORTS.items():
         assert services[name]["ports"] == [f"{port}:4646"]
         assert services[name]["container_name"] == name
+        assert services[name]["image"] == cc.IMAGE
     assert cc.COMPOSE_FILE == ROOT / "docker-compose.yml"
 
 
