@@ -223,6 +223,11 @@ def raft_numbers(body: object) -> tuple[int, int]:
         raise CheckFailed(f"/v1/agent/self has no raft term and index: {body!r:.200}") from None
 
 
+def conflict_lines(log: str, member: str) -> list[str]:
+    """serf's warning for a name claimed from two addresses (a restart at a new address)."""
+    return [line for line in log.splitlines() if f"Name conflict for '{member}'" in line]
+
+
 def busy_ports(ports: Sequence[int], host: str = "0.0.0.0") -> list[int]:
     """The ports of `ports` that cannot be bound on `host` right now (someone holds them)."""
     busy = []
@@ -391,6 +396,11 @@ class Engine:
         done = run([self.cli, "healthcheck", "run", name], env=self.env, timeout=60, check=False)
         said = (done.stdout + done.stderr).strip().splitlines()
         return done.returncode == 0, said[-1] if said else f"exit {done.returncode}"
+
+    def logs(self, name: str) -> str:
+        """Container `name`'s output so far (stdout and stderr), "" if there is none."""
+        done = run([self.cli, "logs", name], env=self.env, check=False, timeout=60)
+        return done.stdout + done.stderr
 
     def image_id(self, name: str) -> str:
         """The ID of image `name`, or "" if there is none."""
@@ -606,6 +616,11 @@ def check_cluster(engine: Engine, reporter: Reporter, deadlines: Deadlines) -> N
         new_addr = member_addrs(server1_members()).get(server2)
         moved = "a new address" if new_addr != addrs.get(server2) else "the same address"
         reporter.say(f"restart: server2 is alive at {new_addr}: {moved}")
+        said = engine.logs("server1")
+        conflicts = conflict_lines(said, server2)
+        if conflicts:
+            reporter.say(f"restart: server1 logged {len(conflicts)} name conflicts meanwhile:")
+            reporter.say(f"  {conflicts[-1].strip()}")
 
     with reporter.step("healthy-again", "every healthcheck passes again"):
         wait_healthy(engine, deadlines.healthy)

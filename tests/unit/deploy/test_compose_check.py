@@ -190,6 +190,18 @@ def test_a_client_missing_a_server_or_listing_junk_is_a_problem() -> None:
     assert "not a list" in str(cc.client_servers_problem({"servers": []}, ADDRS))
 
 
+def test_name_conflicts_are_found_in_a_servers_log() -> None:
+    log = (
+        "    2026/12/05 12:15:58 [INFO] serf: EventMemberFailed: server2.global 10.89.0.3\n"
+        "    2026/12/05 12:16:01 [WARN] serf: Name conflict for 'server2.global' both "
+        "10.89.0.3:4648 and 10.89.0.7:4648 are claiming\n"
+        "    2026/12/05 12:16:02 [WARN] serf: Name conflict for 'server3.global' both ...\n"
+    )
+    found = cc.conflict_lines(log, "server2.global")
+    assert len(found) == 1 and "10.89.0.7:4648" in found[0]
+    assert cc.conflict_lines("", "server2.global") == []
+
+
 def test_raft_numbers_come_from_self() -> None:
     body = {"stats": {"raft": {"term": "3", "last_log_index": "12", "state": "Follower"}}}
     assert cc.raft_numbers(body) == (3, 12)
