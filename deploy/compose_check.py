@@ -796,7 +796,14 @@ def wait_passing_signals(child: subprocess.Popen[bytes]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str], args: argparse.Namespace) -> int:
     reporter = Reporter()
     try:
         if args.private_network and not args.inside_private_network:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import resource
+import signal
 import socket
 import sys
 import tomllib
@@ -272,8 +273,10 @@ def test_steps_are_timed_and_a_failure_is_recorded_and_reraised(
 def test_private_network_is_refused_with_docker_before_anything_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    before = signal.getsignal(signal.SIGTERM)
     assert cc.main(["--private-network", "--engine", "docker"]) == 2
     assert "podman only" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # main puts back the handler it found
 
 
 def test_defaults() -> None:
