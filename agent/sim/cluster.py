@@ -36,6 +36,7 @@ from agent.sim.node import (
     SimNode,
     describe_conditions,
     node_address,
+    parse_address,
     resolve_seed,
     seed_converged,
     serf_core_factory,
@@ -44,6 +45,7 @@ from agent.sim.process import SimProcess
 from agent.sim.scheduler import Scheduler
 from agent.sim.trace import DEFAULT_TRACE_LIMIT, Trace, TraceEntry
 from gossip import (
+    Address,
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
@@ -276,20 +278,38 @@ class SimCluster:
         node.process.crash()
         self._trace.add(self.now, name, "shutdown", "")
 
-    def restart(self, name: str, tags: Mapping[str, str] | None = None) -> SimNode:
-        """Start a fresh process for `name`: new core, same name and address, new sub-seed.
+    def restart(
+        self, name: str, tags: Mapping[str, str] | None = None, *, addr: Seed | None = None
+    ) -> SimNode:
+        """Start a fresh process for `name`: new core, same name, new sub-seed.
 
         Like a real restart it forgets everything, its incarnation included. It does NOT join:
-        call `join` next. A running node is killed first.
+        call `join` next. A running node is killed first. It keeps its address unless `addr`
+        (an Address or "ip[:port]") moves it, as a container that comes back with a new IP
+        does; pick one outside 127.1.0.0/16, where `add_node` hands out addresses. Partitions
+        and blocks set earlier name the old address.
+
+        Raises:
+            ValueError: `addr` is not an IP address, or another node has it.
         """
         node = self.node(name)
+        moved_to = None
+        if addr is not None:
+            moved_to = addr if isinstance(addr, Address) else parse_address(addr)
+            holder = next((n for n in self._nodes.values() if n.addr == moved_to), None)
+            if holder is not None and holder is not node:
+                raise ValueError(f"address {moved_to} belongs to node {holder.name!r}")
         if node.running:
             self.kill(name)
         if tags is not None:
             node.tags = dict(tags)
         node.restarts += 1
+        detail = f"#{node.restarts}"
+        if moved_to is not None and moved_to != node.addr:
+            detail += f" {node.addr} -> {moved_to}"
+            node.addr = moved_to
         self._start(node, random.Random(self._restart_rng.getrandbits(64)))
-        self._trace.add(self.now, name, "restart", f"#{node.restarts}")
+        self._trace.add(self.now, name, "restart", detail)
         return node
 
     def pause(self, name: str, duration: float) -> None:

@@ -1,8 +1,9 @@
 """Node-level pieces of the simulated cluster: handles, the core factory, addresses.
 
-`SimNode` is what `SimCluster.add_node` hands back: a stable name and address whose process
-(and core) is replaced on every restart. `CoreFactory` is the seam through which the simulator
-builds cores: the real `SerfCore` by default, a small fake in the simulator's own tests.
+`SimNode` is what `SimCluster.add_node` hands back: a stable name and address (unless a
+restart moves it) whose process (and core) is replaced on every restart. `CoreFactory` is
+the seam through which the simulator builds cores: the real `SerfCore` by default, a small
+fake in the simulator's own tests.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class SimEvent(NamedTuple):
 
 
 class SimNode:
-    """Handle to one node. Stable across restarts; the process (and core) behind it change."""
+    """Handle to one node. Stable across restarts; the process (and core) behind it change,
+    and so does `addr` when `SimCluster.restart(..., addr=...)` moves it."""
 
     __slots__ = ("_completions", "_process", "addr", "last_join", "name", "restarts", "tags")
 
