@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-TOP = ("agent", "gocompat", "gossip", "raft_stub", "tests", "bench")
+TOP = ("agent", "gocompat", "gossip", "raft_stub", "tests", "bench", "deploy")
 NAMED = re.compile(r"`((?:" + "|".join(TOP) + r")/[\w/.]*)`")
 
 
