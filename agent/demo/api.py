@@ -132,6 +132,13 @@ def create_demo_app(session: DemoSession) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    @app.post("/v1/sim/nodes/{name}/pause", summary="Stall a node's gossip for `seconds`")
+    async def pause_node(
+        name: str, session: SessionDep, seconds: Annotated[float, Query()] = 5.0
+    ) -> Done:
+        session.world.pause(name, seconds)
+        return _done(session, f"paused {name} for {seconds:g} s")
+
     @app.post("/v1/sim/nodes/{name}/{action}", summary="Kill, restart or gracefully leave a node")
     async def node_action(name: str, action: NodeAction, session: SessionDep) -> Done:
         world = session.world
@@ -143,13 +150,6 @@ def create_demo_app(session: DemoSession) -> FastAPI:
             world.leave(name)
         await asyncio.sleep(0)  # let a started agent command issue its first step now
         return _done(session, f"{action.value} {name}")
-
-    @app.post("/v1/sim/nodes/{name}/pause", summary="Stall a node's gossip for `seconds`")
-    async def pause_node(
-        name: str, session: SessionDep, seconds: Annotated[float, Query()] = 5.0
-    ) -> Done:
-        session.world.pause(name, seconds)
-        return _done(session, f"paused {name} for {seconds:g} s")
 
     @app.post("/v1/sim/force-leave", summary="Node `by` force-leaves `node` (optionally pruned)")
     async def force_leave(
