@@ -199,7 +199,7 @@ def create_demo_app(session: DemoSession) -> FastAPI:
 
     @app.post("/v1/sim/step", summary="Move the clock by `seconds` at once")
     async def step(session: SessionDep, seconds: Annotated[float, Query()] = 1.0) -> Done:
-        session.world.step(seconds)
+        await session.world.step(seconds)
         return _done(session, f"stepped {seconds:g} s")
 
     @app.post("/v1/sim/reset", summary="Start over with a seed and a scenario")

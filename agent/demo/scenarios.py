@@ -36,8 +36,14 @@ class Op(StrEnum):
     SPLIT = "split"
     """Partition the serf members into two halves (servers split across them)."""
     HEAL = "heal"
+    SLOW = "slow"
+    """Every packet to or from the target takes `SLOW_LATENCY` longer, for `seconds`."""
     JOIN_ALL = "join-all"
     """Every gossip-only node joins the first server at once."""
+
+
+SLOW_LATENCY = 0.6
+"""Longer than memberlist's 0.5 s LAN probe timeout: a slow node's probes all time out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +108,22 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "slow-node-lifeguard",
         "A slow node, with Lifeguard",
-        "A node stalls (a long GC pause) for a few seconds. Others suspect it; when it wakes it "
-        "reads its backlog, sees the accusation and refutes with a higher incarnation before "
-        "the suspicion runs out. Lifeguard stretches the timeout while few peers confirm.",
+        "For 25 s every packet to or from one node takes 0.6 s, longer than the 0.5 s probe "
+        "timeout. Its probes of healthy peers time out, so it accuses them and they refute; "
+        "Lifeguard notices the missing nacks, raises its health score (see the truth table) "
+        "and stretches its own timeouts, so it accuses few. Compare with slow-node-no-lifeguard.",
         1.0,
-        (Step(3, Op.PAUSE, seconds=5.0), Step(20, Op.PAUSE, seconds=5.0)),
+        (Step(3, Op.SLOW, seconds=25.0),),
         suggested_nodes=4,
     ),
     Scenario(
         "slow-node-no-lifeguard",
         "The same slow node, Lifeguard off",
-        "The same stall with Lifeguard's health score and dynamic suspicion turned off on the "
-        "gossip-only nodes: the suspicion timeout is fixed at its minimum, so a stall can "
-        "outlast it and a healthy-but-slow node is declared failed (a false failure).",
+        "The same slow node with Lifeguard turned off on the gossip-only nodes (no health "
+        "score, a fixed suspicion timeout). Its health score stays 0, so it keeps accusing "
+        "healthy peers at full speed: count the false suspicions in the timeline.",
         1.0,
-        (Step(3, Op.PAUSE, seconds=5.0), Step(20, Op.PAUSE, seconds=5.0)),
+        (Step(3, Op.SLOW, seconds=25.0),),
         lifeguard=False,
         suggested_nodes=4,
     ),

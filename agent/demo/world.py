@@ -24,7 +24,7 @@ from agent.agent import Agent
 from agent.demo.errors import DemoInputError
 from agent.demo.gossip_node import GossipNode
 from agent.demo.packets import PacketTap
-from agent.demo.scenarios import Op, Pick, Scenario, Step, scenario_named
+from agent.demo.scenarios import SLOW_LATENCY, Op, Pick, Scenario, Step, scenario_named
 from agent.demo.settings import DemoSettings, check_speed
 from agent.demo.timeline import EventKind, Timeline
 from agent.demo.views import SENTENCE_LIMIT, ViewMatrix
@@ -538,6 +538,31 @@ class DemoWorld:
         self._groups = []
         self._action("Network healed")
 
+    def slow(self, name: str, seconds: float, *, by: str = "you") -> None:
+        """Every packet to or from `name` takes SLOW_LATENCY longer for `seconds`."""
+        self._member(name, "be slowed")
+        base = self.network.conditions
+        slow = NetworkConditions(
+            latency_min=base.latency_min + SLOW_LATENCY,
+            latency_mean=base.latency_mean + SLOW_LATENCY / 10,
+            loss=base.loss,
+        )
+        mine = self._addresses(name)
+        others = [a for n in self.specs if n != name for a in self._addresses(n)]
+
+        def links(conditions: NetworkConditions | None) -> None:
+            for a in mine:
+                for b in others:
+                    self.network.set_link(a, b, conditions)
+                    self.network.set_link(b, a, conditions)
+
+        links(slow)
+        self.scheduler.schedule(self.now + seconds, lambda: links(None))
+        who = "You" if by == "you" else by
+        self._action(
+            f"{who} slowed {name}: its packets take {SLOW_LATENCY:g} s longer for {seconds:g} s"
+        )
+
     def set_loss(self, rate: float) -> None:
         if not 0.0 <= rate <= 1.0:
             raise DemoInputError(f"rate must be a probability between 0 and 1, not {rate}")
@@ -572,13 +597,16 @@ class DemoWorld:
         self.time.resume()
         self.version += 1
 
-    def step(self, seconds: float) -> None:
-        """Move the clock by hand in small steps, reading the views after each."""
+    async def step(self, seconds: float) -> None:
+        """Move the clock by hand in small steps, reading the views after each and letting
+        agent commands started meanwhile (a scenario's leave, a force-leave) take their turn,
+        so they act at the virtual time they were issued."""
         if not 0 < seconds <= MAX_STEP_SECONDS:
             raise DemoInputError(f"seconds must be above 0 and at most {MAX_STEP_SECONDS:g}")
         until = self.now + seconds
         while self.now < until - 1e-9:
             self.time.step(min(BUILD_STEP, until - self.now))
+            await asyncio.sleep(0)
         self.version += 1
 
     def _spawn(self, work: Awaitable[Any]) -> None:
@@ -649,6 +677,8 @@ class DemoWorld:
             self.partition([self._members[:half], self._members[half:]])
         elif op is Op.HEAL:
             self.heal()
+        elif op is Op.SLOW:
+            self.slow(self._pick(step.target), step.seconds, by=by)
         elif op is Op.JOIN_ALL:
             seed = self.agents.serf_addr(self._pick(Pick.FIRST))
             for node in self.gossip.values():
