@@ -84,6 +84,14 @@ def read_row(core: SerfCore, members: Sequence[str]) -> list[Cell]:
     return row
 
 
+def row_signature(core: SerfCore) -> tuple[object, ...]:
+    """Changes whenever `read_row` could: serf's table version (every status change, join
+    and reap) and who memberlist suspects (a suspicion starts or ends, a refutation clears
+    it). Reading 500 rows of 500 cells after every clock advance would cost more than the
+    simulation; comparing 500 signatures costs next to nothing."""
+    return (id(core), core.table.version, tuple(core.swim.membership.suspicions))
+
+
 @dataclass(frozen=True, slots=True)
 class CellChange:
     gen: int
@@ -103,6 +111,7 @@ class ViewMatrix:
         self.gen = 0
         self._changes: deque[CellChange] = deque(maxlen=CHANGES_KEPT)
         self._first_seen: set[tuple[int, Status, int]] = set()
+        self._signatures: list[tuple[object, ...]] = [() for _ in names]
 
     def observe(
         self,
@@ -117,6 +126,10 @@ class ViewMatrix:
             core = core_of(o)
             if core is None:
                 continue
+            signature = row_signature(core)
+            if signature == self._signatures[o]:
+                continue
+            self._signatures[o] = signature
             new_row = read_row(core, self.serf_names)
             old_row = self.rows[o]
             if new_row == old_row:
