@@ -40,6 +40,8 @@ BUILD_STEP = 0.05
 SETTLE_LIMIT = 30.0
 """Virtual seconds building may run for a leader and a converged pool."""
 GOSSIP_PORT = 4648
+OBSERVE_EVERY = 0.1
+"""Virtual seconds between two looks at a big cluster's views and truths."""
 MAX_PAUSE_SECONDS = 600.0
 MAX_STEP_SECONDS = 600.0
 MAX_LATENCY_MS = 5000.0
@@ -98,6 +100,7 @@ class DemoWorld:
         self._truths: dict[str, Truth] = {}
         self._leader: tuple[str | None, int] = (None, 0)
         self._pacer: asyncio.Task[None] | None = None
+        self._next_observe = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loss = 0.0
         self._latency_ms = 0.0
@@ -367,9 +370,14 @@ class DemoWorld:
     # ---- observing ---------------------------------------------------------------------
 
     def observe(self, sentences: bool = True) -> None:
-        """Read the views and truths after a clock advance and write what changed (rows whose
-        signature did not move are skipped, so this is cheap at 500 members too)."""
+        """Read the views and truths after a clock advance and write what changed. Above
+        SENTENCE_LIMIT members, at most every OBSERVE_EVERY virtual seconds (a function of
+        virtual time only, so a stepped run stays the same run)."""
         now = self.now
+        if len(self._members) > SENTENCE_LIMIT:
+            if now < self._next_observe:
+                return
+            self._next_observe = now + OBSERVE_EVERY
         timeline = self.timeline if sentences else None
         cores = [self._core(n) for n in self._members]
         self.matrix.observe(now, cores.__getitem__, timeline)
