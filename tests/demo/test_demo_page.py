@@ -219,3 +219,28 @@ def test_the_same_seed_and_actions_give_the_same_timeline(browser: Callable[...,
     assert any("becomes raft leader" in line or "marks s3 failed" in line for line in first)
     assert run() == first
     assert "seed=5" in page.url and "scenario=crash-and-force-leave" in page.url
+
+
+def test_past_32_members_the_matrix_is_a_heat_map_with_a_summary(
+    browser: Callable[..., Browser],
+) -> None:
+    seen = browser(nodes=40, clients=0, bind_base="127.0.0.121")
+    page = seen.page
+    assert page.locator("canvas#heatmap").count() == 1
+    assert page.locator("td[data-status]").count() == 0
+    assert "All 43 observers agree" in page.locator("#summary").inner_text()
+    members = seen.demo.state()["members"]
+    halves = [members[: len(members) // 2], members[len(members) // 2 :]]
+    assert seen.demo.post("/v1/sim/partition", json={"groups": halves}).status_code == 200
+    seen.demo.step(30)
+    seen.wait("() => document.querySelector('#summary').textContent.includes('disagree')")
+    assert page.locator("[data-summary-observer]").count() >= 1
+
+
+def test_packets_in_flight_are_drawn_for_a_small_cluster(browser: Callable[..., Browser]) -> None:
+    seen = browser(nodes=2, clients=1, start_paused=False, bind_base="127.0.0.131")
+    seen.wait("() => document.querySelectorAll('#packets line.pkt').length > 0")
+    kinds = seen.page.eval_on_selector_all(
+        "#packets line.pkt", "lines => [...new Set(lines.map((l) => l.dataset.kind))]"
+    )
+    assert set(kinds) & {"ping", "ack", "raft", "gossip"}
