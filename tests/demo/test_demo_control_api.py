@@ -251,3 +251,16 @@ def test_without_agent_apis_only_the_demo_answers(demo_factory: Factory) -> None
     assert all(n["url"] is None for n in demo.state()["nodes"])
     assert demo.client.get("/v1/agent/members").status_code == 404
     assert demo.client.get("/ui").status_code == 200
+
+
+def test_after_a_reset_each_address_answers_for_the_new_world(demo_factory: Factory) -> None:
+    demo = demo_factory(nodes=0, clients=0, bind_base="127.0.0.141")
+    urls = {n["name"]: n["url"] for n in demo.state()["nodes"]}
+    demo.post("/v1/sim/nodes/s2/kill")
+    demo.step(20)
+    before = httpx.get(f"{urls['s1']}/v1/agent/members", timeout=10).json()["Members"]
+    assert {m["Name"]: m["Status"] for m in before}["s2.global"] == "failed"
+    assert demo.post("/v1/sim/reset", params={"seed": 4}).status_code == 200
+    after = httpx.get(f"{urls['s1']}/v1/agent/members", timeout=10).json()["Members"]
+    assert {m["Status"] for m in after} == {"alive"}
+    assert {n["name"]: n["url"] for n in demo.state()["nodes"]} == urls

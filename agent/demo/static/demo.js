@@ -174,7 +174,7 @@ function loadState(state) {
     $("scenario-text").textContent = state.scenario.explanation;
   }
   const url = `/ui?seed=${seed}` + (scenario ? `&scenario=${encodeURIComponent(scenario)}` : "");
-  $("permalink").href = url;
+  $("permalink").href = `${url}&replay=1`; // opening it starts the run over from its seed
   history.replaceState(null, "", url);
   matrix.load(state);
   packets.load(state);
@@ -234,7 +234,8 @@ async function start() {
   const wantSeed = params.get("seed");
   const wantScenario = params.get("scenario") || "";
   const first = await (await fetch("/v1/sim/state")).json();
-  if (wantSeed !== null && (String(first.seed) !== wantSeed ||
+  const replay = params.get("replay") === "1";
+  if (wantSeed !== null && (replay || String(first.seed) !== wantSeed ||
       (first.scenario ? first.scenario.name : "") !== wantScenario)) {
     say("reproducing the run in the link…");
     await post(`/v1/sim/reset?seed=${encodeURIComponent(wantSeed)}&scenario=${encodeURIComponent(wantScenario)}`);
