@@ -428,6 +428,8 @@ class DemoWorld:
         return spec
 
     def _action(self, text: str) -> None:
+        if text.startswith("the "):  # "the scenario ...", not a node's name
+            text = "The " + text.removeprefix("the ")
         self.timeline.add(self.now, EventKind.ACTION, text)
         self.version += 1
 

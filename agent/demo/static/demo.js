@@ -50,6 +50,8 @@ function setClock(clock) {
   $("play").dataset.paused = String(clock.paused);
   $("leader").textContent = clock.leader ? `${clock.leader} (term ${clock.term})` : `none (term ${clock.term})`;
   if (document.activeElement !== $("speed-input")) $("speed-input").value = clock.speed;
+  if (document.activeElement !== $("loss")) $("loss").value = Math.round(clock.loss * 100);
+  if (document.activeElement !== $("latency")) $("latency").value = clock.latency_ms;
   packets.draw(clock.now);
 }
 
