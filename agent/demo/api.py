@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from enum import StrEnum
 from importlib import resources
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
@@ -26,12 +27,14 @@ from agent.demo.publisher import UPDATES_PER_SECOND, Cursor, delta_json, state_j
 from agent.demo.scenarios import SCENARIOS
 from agent.demo.session import DemoSession
 
-STATIC_FILES = {
-    "demo.js": "text/javascript; charset=utf-8",
-    "demo.css": "text/css; charset=utf-8",
-    "matrix.js": "text/javascript; charset=utf-8",
-    "network.js": "text/javascript; charset=utf-8",
-}
+STATIC_FILES: Mapping[str, str] = MappingProxyType(
+    {
+        "demo.js": "text/javascript; charset=utf-8",
+        "demo.css": "text/css; charset=utf-8",
+        "matrix.js": "text/javascript; charset=utf-8",
+        "network.js": "text/javascript; charset=utf-8",
+    }
+)
 KEEPALIVE_SECONDS = 15.0
 
 

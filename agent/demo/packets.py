@@ -10,7 +10,9 @@ network dropped it (partition, loss) is read from its counters around the send.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from agent.rpc.wire import RpcDecodeError, decode_frame
@@ -22,19 +24,21 @@ PACKETS_KEPT = 300
 
 # memberlist's messageType values (net.go), as they lead a datagram; `gossip` does not export
 # its MessageType, and only the labels are needed here.
-_GOSSIP_KINDS = {
-    0: "ping",
-    1: "ping-req",
-    2: "ack",
-    3: "suspect",
-    4: "alive",
-    5: "dead",
-    6: "push-pull",
-    7: "gossip",
-    8: "serf",
-    9: "compressed",
-    11: "nack",
-}
+_GOSSIP_KINDS: Mapping[int, str] = MappingProxyType(
+    {
+        0: "ping",
+        1: "ping-req",
+        2: "ack",
+        3: "suspect",
+        4: "alive",
+        5: "dead",
+        6: "push-pull",
+        7: "gossip",
+        8: "serf",
+        9: "compressed",
+        11: "nack",
+    }
+)
 _HAS_CRC = 12
 _CRC_BYTES = 4
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from agent.demo.views import Status
@@ -18,7 +19,7 @@ from agent.demo.world import DemoWorld
 UPDATES_PER_SECOND = 5
 TIMELINE_IN_STATE = 200
 """Timeline entries in a full state (the page keeps at most this many too)."""
-STATUS_CODES = {s.code: s.value for s in Status}
+STATUS_CODES: Mapping[str, str] = MappingProxyType({s.code: s.value for s in Status})
 
 
 @dataclass(slots=True)
@@ -85,7 +86,7 @@ def state_json(world: DemoWorld, urls: Mapping[str, str], cursor: Cursor | None 
         "members": world.members,
         "nodes": nodes,
         "matrix": world.matrix.encoded(),
-        "codes": STATUS_CODES,
+        "codes": dict(STATUS_CODES),
         "timeline": [e.to_json() for e in world.timeline.last(TIMELINE_IN_STATE)],
         "packets_shown": world.packets.enabled,
         "packets": [p.to_json() for p in world.packets.since(world.packets.last_seq - 40)],

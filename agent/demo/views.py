@@ -9,9 +9,10 @@ change log (what the publisher sends as deltas) and turns changes into timeline 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 from agent.demo.timeline import EventKind, Timeline
 from gossip import MemberStatus, NodeState, SerfCore
@@ -39,21 +40,25 @@ class Status(StrEnum):
         return _CODES[self]
 
 
-_CODES = {
-    Status.ALIVE: "a",
-    Status.SUSPECT: "s",
-    Status.LEAVING: "g",
-    Status.LEFT: "l",
-    Status.FAILED: "f",
-    Status.NONE: "n",
-}
-_SERF = {
-    MemberStatus.ALIVE: Status.ALIVE,
-    MemberStatus.LEAVING: Status.LEAVING,
-    MemberStatus.LEFT: Status.LEFT,
-    MemberStatus.FAILED: Status.FAILED,
-    MemberStatus.NONE: Status.NONE,
-}
+_CODES: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.ALIVE: "a",
+        Status.SUSPECT: "s",
+        Status.LEAVING: "g",
+        Status.LEFT: "l",
+        Status.FAILED: "f",
+        Status.NONE: "n",
+    }
+)
+_SERF: Mapping[MemberStatus, Status] = MappingProxyType(
+    {
+        MemberStatus.ALIVE: Status.ALIVE,
+        MemberStatus.LEAVING: Status.LEAVING,
+        MemberStatus.LEFT: Status.LEFT,
+        MemberStatus.FAILED: Status.FAILED,
+        MemberStatus.NONE: Status.NONE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
