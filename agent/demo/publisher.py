@@ -24,8 +24,8 @@ STATUS_CODES: Mapping[str, str] = MappingProxyType({s.code: s.value for s in Sta
 
 @dataclass(slots=True)
 class Cursor:
-    world: int = 0
-    """id() of the world this reader has: a reset starts over with a full state."""
+    world: DemoWorld | None = None
+    """The world this reader has seen: after a reset it gets a full state again."""
     gen: int = 0
     seq: int = 0
     packet: int = 0
@@ -92,7 +92,7 @@ def state_json(world: DemoWorld, urls: Mapping[str, str], cursor: Cursor | None 
         "packets": [p.to_json() for p in world.packets.since(world.packets.last_seq - 40)],
     }
     if cursor is not None:
-        cursor.world = id(world)
+        cursor.world = world
         cursor.gen = world.matrix.gen
         cursor.seq = world.timeline.last_seq
         cursor.packet = world.packets.last_seq
@@ -108,7 +108,7 @@ def _key(value: Mapping[str, Any]) -> tuple[Any, ...]:
 def delta_json(world: DemoWorld, urls: Mapping[str, str], cursor: Cursor) -> Any | None:
     """What changed since `cursor` (and advance it); None when nothing did. A full state
     (with `"full": true`) when the reader is too far behind or the world was reset."""
-    if cursor.world != id(world):
+    if cursor.world is not world:
         return {"full": True, "state": state_json(world, urls, cursor)}
     changes = world.matrix.changes_since(cursor.gen)
     if changes is None:

@@ -105,8 +105,6 @@ class DemoWorld:
         self._loss = 0.0
         self._latency_ms = 0.0
         self._groups: list[list[str]] = []
-        self.version = 0
-        """Bumped whenever something the page shows besides the matrix may have changed."""
 
     # ---- building ----------------------------------------------------------------------
 
@@ -116,10 +114,6 @@ class DemoWorld:
         if self.scenario is not None and not self.scenario.lifeguard:
             config = config.with_overrides(awareness_max_multiplier=1, suspicion_max_timeout_mult=1)
         return config.with_overrides(enable_compression=False)
-
-    def node_count(self) -> int:
-        """Gossip-only nodes: the flag's count, or the scenario's suggestion."""
-        return self.settings.nodes
 
     async def build(self) -> None:
         """Start every node with the clock paused, then let the cluster settle."""
@@ -138,7 +132,7 @@ class DemoWorld:
             )
             self.specs[name] = NodeSpec(name, NodeKind.SERVER, f"{name}.global")
         joined = self.scenario is None or self.scenario.join_at_start
-        converged = joined and self.node_count() > SENTENCE_LIMIT
+        converged = joined and self.settings.nodes > SENTENCE_LIMIT
         first = str(self.agents.serf_addr(servers[0]))
         if not converged:
             for name in servers[1:]:
@@ -153,7 +147,7 @@ class DemoWorld:
                 scheduler=self.scheduler,
                 network=self.network,
             )
-            for i in range(self.node_count())
+            for i in range(self.settings.nodes)
         ]
         for node in nodes:
             self.gossip[node.name] = node
@@ -211,7 +205,7 @@ class DemoWorld:
         what = f"scenario {self.scenario.name}" if self.scenario else "no scenario"
         return (
             f"Seed {self.settings.seed}, {what}: {self.settings.servers} servers, "
-            f"{self.settings.clients} clients, {self.node_count()} gossip-only nodes "
+            f"{self.settings.clients} clients, {self.settings.nodes} gossip-only nodes "
             f"({self.settings.profile.value} profile)"
         )
 
@@ -381,7 +375,6 @@ class DemoWorld:
         timeline = self.timeline if sentences else None
         cores = [self._core(n) for n in self._members]
         self.matrix.observe(now, cores.__getitem__, timeline)
-        changed = False
         for name in self._members:
             core = self._core(name)
             if core is None:
@@ -395,13 +388,11 @@ class DemoWorld:
             truth = self.truth(name)
             old_truth = self._truths.get(name)
             if old_truth != truth:
-                changed = True
                 if old_truth is Truth.PAUSED and truth is Truth.RUNNING and timeline is not None:
                     timeline.add(now, EventKind.TRUTH, f"{name} wakes up from its pause")
                 self._truths[name] = truth
         leader = self._leader_now()
         if leader != self._leader:
-            changed = True
             if timeline is not None:
                 if leader[0] is not None:
                     text = f"{leader[0]} becomes raft leader (term {leader[1]})"
@@ -410,8 +401,6 @@ class DemoWorld:
                 if leader[0] != self._leader[0]:
                     timeline.add(now, EventKind.LEADER, text)
             self._leader = leader
-        if changed:
-            self.version += 1
 
     # ---- controls ----------------------------------------------------------------------
 
@@ -431,7 +420,6 @@ class DemoWorld:
         if text.startswith("the "):  # "the scenario ...", not a node's name
             text = "The " + text.removeprefix("the ")
         self.timeline.add(self.now, EventKind.ACTION, text)
-        self.version += 1
 
     def kill(self, name: str, *, by: str = "you") -> None:
         self._spec(name)
@@ -599,15 +587,12 @@ class DemoWorld:
 
     def set_speed(self, speed: float) -> None:
         self.time.speed = check_speed(speed)
-        self.version += 1
 
     def pause_clock(self) -> None:
         self.time.pause()
-        self.version += 1
 
     def play(self) -> None:
         self.time.resume()
-        self.version += 1
 
     async def step(self, seconds: float) -> None:
         """Move the clock by hand in small steps, reading the views after each and letting
@@ -619,7 +604,6 @@ class DemoWorld:
         while self.now < until - 1e-9:
             self.time.step(min(BUILD_STEP, until - self.now))
             await asyncio.sleep(0)
-        self.version += 1
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
