@@ -135,7 +135,7 @@ def create_demo_app(session: DemoSession) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.post("/v1/sim/nodes/{name}/pause", summary="Stall a node's gossip for `seconds`")
+    @app.post("/v1/sim/nodes/{name}/pause", summary="Stall a node's process for `seconds`")
     async def pause_node(
         name: str, session: SessionDep, seconds: Annotated[float, Query()] = 5.0
     ) -> Done:

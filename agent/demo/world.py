@@ -311,7 +311,7 @@ class DemoWorld:
             runtime = self.agents.runtimes.get(name)
             gossip_process = runtime.process if runtime is not None else None
             running = rpc.running
-            paused = gossip_process is not None and gossip_process.paused
+            paused = rpc.paused or (gossip_process is not None and gossip_process.paused)
             core = agent.server.serf if agent.server is not None else None
         if not running:
             return Truth.KILLED
@@ -348,18 +348,22 @@ class DemoWorld:
         return self._leader
 
     def _leader_now(self) -> tuple[str | None, int]:
-        best: tuple[str | None, int] = (None, 0)
+        """The leader of the highest term among servers that run (a paused old leader still
+        believes it leads until it wakes), and that term."""
+        leader: str | None = None
+        leader_term = term = 0
         for name, spec in self.specs.items():
             if spec.kind is not NodeKind.SERVER:
                 continue
             agent = self.agents.agents[name]
             raft = agent.server.raft if agent.server is not None else None
-            if raft is None or not self.agents.rpc_runtimes[name].running:
+            rpc = self.agents.rpc_runtimes[name]
+            if raft is None or not rpc.running or rpc.paused:
                 continue
-            best = (best[0], max(best[1], raft.term))
-            if raft.is_leader:
-                best = (name, raft.term)
-        return best
+            term = max(term, raft.term)
+            if raft.is_leader and raft.term >= leader_term:
+                leader, leader_term = name, raft.term
+        return leader, term
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -483,7 +487,8 @@ class DemoWorld:
         self._action(f"{'You' if by == 'you' else by} asked {name} to leave gracefully")
 
     def pause(self, name: str, seconds: float, *, by: str = "you") -> None:
-        self._member(name, "be paused")
+        """Stall the whole process (gossip and RPC ports) for `seconds`."""
+        self._spec(name)
         if not 0 < seconds <= MAX_PAUSE_SECONDS:
             raise DemoInputError(f"seconds must be above 0 and at most {MAX_PAUSE_SECONDS:g}")
         if self.truth(name) is not Truth.RUNNING:
@@ -492,11 +497,13 @@ class DemoWorld:
         if node is not None:
             node.pause(seconds)
         else:
-            process = self.agents.runtimes[name].process
-            assert process is not None
-            process.pause(self.now + seconds)
+            runtime = self.agents.runtimes.get(name)
+            process = runtime.process if runtime is not None else None
+            if process is not None:
+                process.pause(self.now + seconds)
+            self.agents.rpc_runtimes[name].pause(self.now + seconds)
         who = "You" if by == "you" else by
-        self._action(f"{who} paused {name} for {seconds:g} s (its gossip stalls)")
+        self._action(f"{who} paused {name} for {seconds:g} s (its process stalls)")
         self.observe()
 
     def force_leave(self, by: str, node: str, prune: bool) -> None:

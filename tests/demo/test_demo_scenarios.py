@@ -141,3 +141,18 @@ def test_every_scenario_is_explained_and_has_steps() -> None:
         assert 0 < scenario.speed <= 4
         assert scenario.steps
         assert all(isinstance(step.op, Op) for step in scenario.steps)
+
+
+async def test_pausing_the_leader_stalls_raft_too(build: Build) -> None:
+    world = await build("")
+    leader, term = world.leader()
+    assert leader is not None
+    world.pause(leader, 6.0)
+    assert world.truth(leader) is Truth.PAUSED
+    await world.step(5)
+    new, new_term = world.leader()
+    assert new not in (None, leader) and new_term > term
+    await world.step(5)
+    assert world.truth(leader) is Truth.RUNNING
+    raft = world.raft(leader)
+    assert raft is not None and raft[0] == "Follower"

@@ -94,11 +94,11 @@ function buildTruth(list) {
     actions.append(
       button("kill", "kill", n, () => post(`/v1/sim/nodes/${n}/kill`)),
       button("restart", "restart", n, () => post(`/v1/sim/nodes/${n}/restart`)),
+      button("pause", "pause", n, () => post(`/v1/sim/nodes/${n}/pause?seconds=${$("pause-seconds").value}`)),
     );
     if (node.member) {
       actions.append(
         button("leave", "leave", n, () => post(`/v1/sim/nodes/${n}/leave`)),
-        button("pause", "pause", n, () => post(`/v1/sim/nodes/${n}/pause?seconds=${$("pause-seconds").value}`)),
         button("force-leave", "force-leave", n, () =>
           post(`/v1/sim/force-leave?by=${encodeURIComponent($("force-by").value)}` +
             `&node=${n}&prune=${$("force-prune").checked}`)),
