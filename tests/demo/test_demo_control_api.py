@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import nomad
 import pytest
 
 from tests.demo.conftest import RunningDemo
@@ -244,6 +245,10 @@ def test_each_agent_answers_nomads_api_from_its_own_view(demo_factory: Factory) 
     assert {m["Name"]: m["Status"] for m in own["Members"]} == views["s1"]
     self_info = httpx.get(f"{urls['c1']}/v1/agent/self", timeout=10).json()
     assert self_info["config"]["NodeName"] == "c1"
+    host, port = urls["s2"].removeprefix("http://").split(":")
+    client = nomad.Nomad(host=host, port=int(port), timeout=10)
+    seen_by_s2 = {m["Name"]: m["Status"] for m in client.agent.get_members()["Members"]}
+    assert seen_by_s2 == views["s2"]
 
 
 def test_without_agent_apis_only_the_demo_answers(demo_factory: Factory) -> None:

@@ -103,6 +103,7 @@ async def test_leader_failover_elects_another_leader(build: Build) -> None:
     assert world.truth(first or "") is Truth.KILLED
     await world.step(40)
     assert world.truth(first or "") is Truth.RUNNING
+    assert _column(world, first or "") == {Status.ALIVE}  # rejoined from its serf snapshot
     assert any("becomes raft leader" in t for t in _texts(world))
     assert term >= 3
 
