@@ -222,7 +222,7 @@ async def _stream(session: DemoSession, request: Request) -> AsyncIterator[str]:
     yield _sse("state", state_json(session.world, session.urls, cursor))
     quiet = 0.0
     interval = 1.0 / UPDATES_PER_SECOND
-    while True:
+    while not session.closing.is_set():
         await asyncio.sleep(interval)
         if await request.is_disconnected():
             return

@@ -12,6 +12,7 @@ import asyncio
 import signal
 
 from agent.demo.api import DemoAddressApp, create_demo_app
+from agent.demo.publisher import UPDATES_PER_SECOND
 from agent.demo.session import DemoSession
 from agent.demo.settings import DemoSettings
 from agent.demo.world import NodeKind
@@ -55,6 +56,8 @@ class DemoServer:
     async def close(self) -> None:
         if self.session is None:
             return
+        self.session.closing.set()
+        await asyncio.sleep(2 / UPDATES_PER_SECOND)  # open event streams see it and end
         if self.session.http is not None:
             await self.session.http.close()
         await self.session.close()

@@ -26,6 +26,8 @@ class DemoSession:
         self.urls: dict[str, str] = {}
         """Each node's own Nomad API address, when `-no-agent-apis` is not given."""
         self.demo_url = ""
+        self.closing = asyncio.Event()
+        """Set when the demo stops: event streams end so the HTTP server can shut down."""
         self._lock = asyncio.Lock()
 
     @property
