@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
 import pytest
 
 from agent.cli.demo_command import settings_from
@@ -56,3 +62,31 @@ def test_bad_flags_are_one_line_and_exit_1(
     assert err.startswith("gossip-agent demo: error: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_the_command_serves_the_page_and_stops_on_interrupt() -> None:
+    """`gossip-agent demo` as a user runs it: a banner naming the page, then Ctrl-C."""
+    argv = [sys.executable, "-m", "agent", "demo", "-http-port", "0", "-no-agent-apis"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        page = ""
+        deadline = time.monotonic() + 60
+        while not page and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "Open: " in line:
+                page = line.split("Open: ", 1)[1].strip()
+        assert page.startswith("http://127.0.0.1:") and page.endswith("/ui"), page
+        response = httpx.get(page, timeout=30)
+        assert response.status_code == 200
+        assert "<title>gossip-agent demo</title>" in response.text
+        state = httpx.get(page.removesuffix("/ui") + "/v1/sim/state", timeout=30).json()
+        assert state["members"] == ["s1", "s2", "s3"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
