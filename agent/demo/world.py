@@ -227,8 +227,12 @@ class DemoWorld:
         expected = len([s for s in self.specs.values() if s.serf_name is not None])
         cores = [c for c in (self._core(n) for n in self.specs) if c is not None]
 
+        clients = [a.client for a in self.agents.agents.values() if a.server is None]
+
         def settled() -> bool:
             if self._leader_now()[0] is None:
+                return False
+            if not all(c is not None and c.rpc.registered for c in clients):
                 return False
             if not joined:
                 return True

@@ -100,7 +100,7 @@ def test_a_partition_shows_disagreement_and_heal_brings_agreement(demo_factory: 
     demo = demo_factory(nodes=2)
     groups = [["s1", "s2", "n1"], ["s3", "n2"]]
     assert demo.post("/v1/sim/partition", json={"groups": groups}).status_code == 200
-    demo.step(15)
+    demo.step(40)  # a side with few peers to confirm a suspicion waits longer (Lifeguard)
     state = demo.state()
     cells = _cells(state)
     assert cells[("s1", "n2")] == "failed"

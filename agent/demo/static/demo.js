@@ -49,6 +49,7 @@ function setClock(clock) {
   $("play").textContent = clock.paused ? "play" : "pause";
   $("play").dataset.paused = String(clock.paused);
   $("leader").textContent = clock.leader ? `${clock.leader} (term ${clock.term})` : `none (term ${clock.term})`;
+  matrix.setLeader(clock.leader);
   if (document.activeElement !== $("speed-input")) $("speed-input").value = clock.speed;
   if (document.activeElement !== $("loss")) $("loss").value = Math.round(clock.loss * 100);
   if (document.activeElement !== $("latency")) $("latency").value = clock.latency_ms;

@@ -90,6 +90,7 @@ export class Matrix {
       head.appendChild(th);
     }
     const body = table.createTBody();
+    this.leaderShown = undefined;
     this.cells = [];
     this.rows = [];
     this.members.forEach((observer, o) => {
@@ -121,6 +122,17 @@ export class Matrix {
     if (!this.rows || !this.rows[o]) return;
     const truth = this.truth.get(this.members[o]);
     this.rows[o].classList.toggle("dead-observer", truth === "killed");
+  }
+
+  // The raft leader's row and column headers carry a star.
+  setLeader(name) {
+    if (!this.rows || this.leaderShown === name) return;
+    this.leaderShown = name;
+    this.root.querySelectorAll("th").forEach((th) => {
+      const base = th.dataset.name || th.textContent;
+      th.dataset.name = base;
+      th.textContent = base === name ? `${base}★` : base;
+    });
   }
 
   paintCell(o, m) {
