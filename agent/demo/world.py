@@ -70,6 +70,10 @@ class NodeSpec:
     """Its member name in the gossip pool; None for clients, which do not gossip."""
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def gossip_address(index: int) -> Address:
     """Gossip-only node i (0-based) on 127.2.x.y, clear of the agents' 127.1.0.x."""
     subnet, host = divmod(index, 250)
@@ -203,10 +207,11 @@ class DemoWorld:
 
     def _opening(self) -> str:
         what = f"scenario {self.scenario.name}" if self.scenario else "no scenario"
+        s = self.settings
         return (
-            f"Seed {self.settings.seed}, {what}: {self.settings.servers} servers, "
-            f"{self.settings.clients} clients, {self.settings.nodes} gossip-only nodes "
-            f"({self.settings.profile.value} profile)"
+            f"Seed {s.seed}, {what}: {_count(s.servers, 'server')}, "
+            f"{_count(s.clients, 'client')}, {_count(s.nodes, 'gossip-only node')} "
+            f"({s.profile.value} profile)"
         )
 
     async def _drive(self, work: Awaitable[T]) -> T:
