@@ -106,7 +106,8 @@ class ViewMatrix:
         self.rows: list[list[Cell]] = [[NO_CELL] * len(names) for _ in names]
         self.gen = 0
         self._changes: deque[CellChange] = deque(maxlen=CHANGES_KEPT)
-        self._first_seen: set[tuple[int, Status, int]] = set()
+        self._announced: dict[int, tuple[Status, int]] = {}
+        """Per member, the belief last announced above SENTENCE_LIMIT (first observer only)."""
         self._index = {name: m for m, name in enumerate(self.serf_names)}
         self._versions: list[tuple[int, int]] = [(0, -1) for _ in names]
         self._suspects: list[frozenset[str]] = [frozenset() for _ in names]
@@ -157,10 +158,10 @@ class ViewMatrix:
                 if timeline is None or o == m:
                     continue
                 if not every:
-                    key = (m, new.status, new.incarnation)
-                    if key in self._first_seen:
+                    key = (new.status, new.incarnation)
+                    if self._announced.get(m) == key:
                         continue
-                    self._first_seen.add(key)
+                    self._announced[m] = key
                 sentence = describe(self.names[o], self.names[m], old, new, first=not every)
                 if sentence is not None:
                     timeline.add(now, sentence[0], sentence[1])
