@@ -315,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 " 3 servers and 2 clients as processes on 127.0.0.11-15",
                 file=stream,
             )
+            print(
+                f"{PROG} demo [-servers 3] [-clients 2] [-nodes N] [-seed S] [-scenario NAME]"
+                " ...: a simulated cluster to watch and break at http://127.0.0.1:4646/ui"
+                " (-list-scenarios, -h for every flag)",
+                file=stream,
+            )
             return 0 if argv else 1
         if argv[0] in NOMAD_COMMAND_WORDS:  # Nomad's CLI: HTTP only, no agent in this process
             from agent.cli.nomad_commands import run as run_nomad_command
@@ -326,6 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
             return cluster_main(argv[1:])
+        if argv[0] == "demo":
+            from agent.cli.demo_command import main as demo_main  # imports the simulator
+
+            return demo_main(argv[1:])
         if argv[0] != "agent":
             raise CliError(f"unknown command {argv[0]!r}; try: {PROG} agent -dev")
         settings = load_settings(argv[1:])

@@ -41,6 +41,8 @@ class SimRpcRuntime:
         self._before_send: BeforeSend | None = None
         self._timer = Timer(scheduler, self._on_timer)
         self.running = False
+        self._backlog: list[tuple[Address, bytes] | None] | None = None  # None item: the timer
+        self._paused_until = 0.0
 
     @property
     def addr(self) -> str:
@@ -72,11 +74,37 @@ class SimRpcRuntime:
         """Stop listening without a word."""
         self.running = False
         self._timer.cancel()
+        self._backlog = None
         self.network.unbind(self._address)
 
     async def close(self) -> None:
         self.crash()
         self._core = None
+
+    @property
+    def paused(self) -> bool:
+        return self._backlog is not None
+
+    def pause(self, until: float) -> None:
+        """Stall until `until` (a GC pause, SIGSTOP): frames and the timer that fall in the
+        pause queue up and are handled in arrival order when it ends, as `SimProcess.pause`
+        does for the gossip port."""
+        if self._backlog is not None and until <= self._paused_until:
+            return
+        self._paused_until = until
+        if self._backlog is None:
+            self._backlog = []
+        self.scheduler.schedule(until, self._resume)
+
+    def _resume(self) -> None:
+        if self._backlog is None or self.scheduler.now < self._paused_until:
+            return  # the pause was extended: a later entry resumes
+        backlog, self._backlog = self._backlog, None
+        for item in backlog:
+            if item is None:
+                self._on_timer()
+            else:
+                self.receive_datagram(*item)
 
     # ---- MessageSink ----------------------------------------------------------------------
 
@@ -94,6 +122,9 @@ class SimRpcRuntime:
     # ---- Receiver -------------------------------------------------------------------------
 
     def receive_datagram(self, src: Address, data: bytes) -> None:
+        if self._backlog is not None:
+            self._backlog.append((src, data))
+            return
         if self._core is not None and self.running:
             self._core.handle_message(self.scheduler.now, data)
             self.flush()
@@ -105,6 +136,9 @@ class SimRpcRuntime:
         return None
 
     def _on_timer(self) -> None:
+        if self._backlog is not None:
+            self._backlog.append(None)
+            return
         if self._core is not None and self.running:
             self._core.handle_timer(self.scheduler.now)
             self.flush()
