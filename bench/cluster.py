@@ -38,17 +38,17 @@ Usage::
     python bench/cluster.py --json bench/results/cluster.json
     python bench/cluster.py --skip-serf                      # our agents only
 
-Processes: our agents run in their own process group (Ctrl-C in the terminal reaches only this
-script), get SIGKILL from the kernel if this script dies (``PR_SET_PDEATHSIG``), and are
-stopped (SIGTERM to the group, then SIGKILL) at the end of every run, on Ctrl-C, on SIGTERM and
-at exit; serf agents are handled the same way by ``SerfCluster``. Linux only (``/proc``).
+Processes: our agents are ``agent.processes.supervisor``'s: each in its own process group
+(Ctrl-C in the terminal reaches only this script), SIGKILLed by the kernel if this script dies
+(``PR_SET_PDEATHSIG``), and stopped (SIGTERM to the group, 5 s of grace, then SIGKILL) at the
+end of every run, on Ctrl-C, on SIGTERM and at exit; serf agents are handled the same way by
+``SerfCluster``. Linux only (``/proc``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import ipaddress
 import json
@@ -60,7 +60,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,11 +67,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 _HERE = Path(__file__).resolve().parent
 # The repo root first (agent/); bench/ last, for serf_agents only: bench/http.py must not
-# shadow the standard library's http package, which agent.cli.cluster_command needs
+# shadow the standard library's http package, which agent.processes.supervisor needs
 # (urllib.request).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
@@ -88,9 +87,14 @@ from serf_agents import (  # noqa: E402
     serf_version,
 )
 
-from agent.cli.cluster_command import agent_command  # noqa: E402
-from agent.processes.child import log_tail, spawn  # noqa: E402
-from agent.processes.topology import HTTP_PORT, RPC_PORT, SERF_PORT  # noqa: E402
+from agent.processes.supervisor import (  # noqa: E402
+    SERF_PORT,
+    AgentProcess,
+    ChildSpec,
+    Supervisor,
+    SupervisorError,
+    wait_ports_free,
+)
 
 DEFAULT_SIZES = (3, 10, 25)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -238,27 +242,6 @@ class HTTPConn:
 
 # ----------------------------------------------------------------------------- our agents
 
-_OURS: dict[int, subprocess.Popen[bytes]] = {}
-"""Every agent process of ours started here and not yet reaped, by PID (= process group)."""
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)  # process_group=0: the group id is the agent's PID
-
-
-def _reap_ours_at_exit() -> None:
-    for proc in list(_OURS.values()):
-        _signal_group(proc, signal.SIGKILL)
-    for pid, proc in list(_OURS.items()):
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        _OURS.pop(pid, None)
-
-
-atexit.register(_reap_ours_at_exit)
-
 
 async def _gather(*aws: Any) -> list[Any]:
     """``asyncio.gather`` inside the running loop (a bare gather built outside a running
@@ -274,43 +257,6 @@ def _nth_ip(base: str, k: int) -> str:
     return str(ip)
 
 
-def _ports_free(ip: str) -> str | None:
-    """None if ``ip`` binds and 4646-4648 (tcp, and 4648/udp) are free there, else why not."""
-    wanted = [(socket.SOCK_STREAM, p) for p in (HTTP_PORT, RPC_PORT, SERF_PORT)]
-    wanted.append((socket.SOCK_DGRAM, SERF_PORT))
-    for kind, port in wanted:
-        with socket.socket(socket.AF_INET, kind) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((ip, port))
-            except OSError as exc:
-                proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-                return f"{ip}:{port}/{proto}: {exc.strerror}"
-    return None
-
-
-@dataclass
-class OurAgent:
-    name: str
-    ip: str
-    argv: list[str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = None
-    http: HTTPConn | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 15) -> str:
-        return log_tail(self.log_path, lines, "    | ")
-
-
 def _member_name(name: str) -> str:
     """``n3.global`` -> ``n3``: our members carry the region, serf's do not."""
     suffix = f".{REGION}"
@@ -318,7 +264,11 @@ def _member_name(name: str) -> str:
 
 
 class OursSide:
-    """N ``python -m agent agent -server`` processes, each on 4646-4648 of its own address."""
+    """N ``python -m agent agent -server`` processes, each on 4646-4648 of its own address.
+
+    The processes are ``agent.processes.supervisor``'s (started, waited for, killed, stopped);
+    this side adds the bench's own asyncio HTTP client, so that polling N agents every 50 ms
+    costs the machine little."""
 
     label = "ours"
 
@@ -338,7 +288,9 @@ class OursSide:
         self.keep_logs = keep_logs
         self.bootstrap_expect = bootstrap_expect
         self.start_timeout = start_timeout
-        self.agents: list[OurAgent] = []
+        self.supervisor: Supervisor | None = None
+        self.conns: dict[str, HTTPConn] = {}
+        """The polling connection of each agent, by name."""
         self.workdir: Path | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.leader: str | None = None
@@ -351,17 +303,19 @@ class OursSide:
         assert self.loop is not None
         return self.loop.run_until_complete(coro)
 
-    def __getitem__(self, name: str) -> OurAgent:
-        for agent in self.agents:
-            if agent.name == name:
-                return agent
-        raise KeyError(name)
+    def _agents(self) -> Supervisor:
+        if self.supervisor is None:
+            raise RuntimeError("cluster not started")
+        return self.supervisor
+
+    def __getitem__(self, name: str) -> AgentProcess:
+        return self._agents()[name]
 
     def pids(self) -> dict[str, int]:
-        return {a.name: a.pid for a in self.agents if a.running()}
+        return {a.name: a.pid for a in self._agents() if a.running and a.pid is not None}
 
     def describe(self) -> str:
-        first = self.agents[0]
+        first = self._agents().agents[0]
         return shlex.join(["python", "-m", "agent", *first.argv])
 
     # -- lifecycle
@@ -369,21 +323,13 @@ class OursSide:
     def start(self, names: Sequence[str], gaps: Sequence[float]) -> None:
         self.loop = asyncio.new_event_loop()
         self.workdir = Path(tempfile.mkdtemp(prefix="bench-cluster-ours-"))
-        ips = [_nth_ip(self.base_ip, k) for k in range(1, len(names) + 1)]
-        deadline = time.monotonic() + 15.0  # the previous run's agents may still be exiting
-        for ip in ips:
-            while (why := _ports_free(ip)) is not None:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"cannot use {why} (another agent there? pick --base-ip elsewhere)"
-                    )
-                time.sleep(0.2)
-        command, env = agent_command()
+        self.supervisor = Supervisor(self.workdir, run_banners=False)
         expect = min(self.bootstrap_expect, len(names))
-        for name, ip in zip(names, ips, strict=True):
+        specs = []
+        for k, name in enumerate(names, 1):
+            ip = _nth_ip(self.base_ip, k)
             data_dir = self.workdir / name
-            data_dir.mkdir()
-            argv = [
+            argv = (
                 "agent",
                 "-server",
                 "-bootstrap-expect",
@@ -398,57 +344,23 @@ class OursSide:
                 "lan",
                 "-log-level",
                 self.log_level,
-            ]
-            self.agents.append(OurAgent(name, ip, argv, self.workdir / f"{name}.log"))
-        for i, agent in enumerate(self.agents):
-            if i and gaps[i - 1] > 0:
-                time.sleep(gaps[i - 1])  # start-time spread, as SerfCluster.start
-            agent.log_file = agent.log_path.open("ab")
-            argv = [*command, *agent.argv]
-            agent.proc = spawn(argv, agent.log_file, env=env, death_signal=signal.SIGKILL)
-            _OURS[agent.proc.pid] = agent.proc
-            agent.http = HTTPConn(agent.ip, HTTP_PORT)
-        self._run(self._wait_up(time.monotonic() + self.start_timeout))
-
-    async def _wait_up(self, deadline: float) -> None:
-        async def one(agent: OurAgent) -> None:
-            assert agent.http is not None
-            while True:
-                if not agent.running():
-                    raise RuntimeError(
-                        f"agent {agent.name} exited during start-up; log tail:\n" + agent.log_tail()
-                    )
-                try:
-                    status, _ = await agent.http.request("GET", "/v1/agent/members")
-                    if status == 200:
-                        return
-                except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"agent {agent.name} did not answer HTTP in time")
-                await asyncio.sleep(0.1)  # readiness poll pacing
-
-        await asyncio.gather(*(one(a) for a in self.agents))
+            )
+            specs.append(ChildSpec(name, ip, argv, data_dir=data_dir))
+        wait_ports_free(specs, 15.0)  # the previous run's agents may still be exiting
+        self.supervisor.start(specs[0])
+        for spec, gap in zip(specs[1:], gaps, strict=True):
+            if gap > 0:
+                time.sleep(gap)  # start-time spread, as SerfCluster.start
+            self.supervisor.start(spec)
+        self.conns = {spec.name: HTTPConn(spec.address, spec.ports.http) for spec in specs}
+        self.supervisor.wait_http(timeout=self.start_timeout)
 
     def close(self) -> None:
-        for agent in self.agents:
-            if agent.http is not None:
-                agent.http.close()
-            if agent.proc is not None:
-                _signal_group(agent.proc, signal.SIGTERM)
-        deadline = time.monotonic() + 5.0
-        for agent in self.agents:
-            if agent.proc is None:
-                continue
-            try:
-                agent.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(agent.proc, signal.SIGKILL)
-                agent.proc.wait(timeout=10)
-            _signal_group(agent.proc, signal.SIGKILL)  # anything left in its group
-            _OURS.pop(agent.proc.pid, None)
-            if agent.log_file is not None:
-                agent.log_file.close()
+        for conn in self.conns.values():
+            conn.close()
+        if self.supervisor is not None:
+            self.supervisor.stop(signal.SIGTERM, grace=5.0)
+            self.supervisor.close()
         if self.loop is not None:
             tasks = list(asyncio.all_tasks(self.loop)) + list(self._joins)
             for task in tasks:  # e.g. joins still running when a wait failed
@@ -471,10 +383,12 @@ class OursSide:
         """Agents 2..N join n1 through ``PUT /v1/agent/join``; returns once all are *sent*
         (``finish_joins`` collects the answers after the convergence wait)."""
         seed = self[names[0]]
-        path = f"/v1/agent/join?address={seed.ip}:{SERF_PORT}"
+        path = f"/v1/agent/join?address={seed.address}:{SERF_PORT}"
 
-        async def one(agent: OurAgent) -> tuple[int, bytes]:
-            conn = HTTPConn(agent.ip, HTTP_PORT, timeout=30.0)  # not the polling connection
+        async def one(agent: AgentProcess) -> tuple[int, bytes]:
+            conn = HTTPConn(
+                agent.address, agent.spec.ports.http, timeout=30.0
+            )  # not the polling one
             try:
                 return await conn.request("PUT", path)
             finally:
@@ -501,9 +415,8 @@ class OursSide:
             if status != 200 or reply.get("error") or int(reply.get("num_joined", 0)) < 1:
                 raise RuntimeError(f"join answered {status}: {body[:200]!r}")
 
-    async def _statuses(self, agent: OurAgent) -> tuple[float, Statuses]:
-        assert agent.http is not None
-        status, body = await agent.http.request("GET", "/v1/agent/members")
+    async def _statuses(self, agent: AgentProcess) -> tuple[float, Statuses]:
+        status, body = await self.conns[agent.name].request("GET", "/v1/agent/members")
         at = time.monotonic()
         if status != 200:
             raise RuntimeError(f"{agent.name}: members answered {status}: {body[:200]!r}")
@@ -549,31 +462,16 @@ class OursSide:
 
     def steady(self, timeout: float = 90.0) -> dict[str, Any]:
         """Wait until every agent has a raft leader; who leads and how many raft peers."""
-        return self._run(self._steady(timeout))
-
-    async def _steady(self, timeout: float) -> dict[str, Any]:
         started = time.monotonic()
-        deadline = started + timeout
-
-        async def healthy(agent: OurAgent) -> None:
-            assert agent.http is not None
-            while True:
-                with contextlib.suppress(OSError, EOFError, TimeoutError, ValueError):
-                    status, _ = await agent.http.request("GET", "/v1/agent/health")
-                    if status == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{agent.name}: no raft leader after {timeout:.0f} s")
-                await asyncio.sleep(0.2)
-
-        await asyncio.gather(*(healthy(a) for a in self.agents))
+        self._agents().wait_healthy(timeout=timeout)
         waited = time.monotonic() - started
         leaders: list[str] = []
         peers: dict[str, int] = {}
-        for agent in self.agents:
-            assert agent.http is not None
-            _, body = await agent.http.request("GET", "/v1/agent/self")
-            stats = json.loads(body)["stats"]
+        for agent in self._agents():
+            answer = agent.get("/v1/agent/self", timeout=10.0)
+            if answer is None or not answer.ok:
+                raise RuntimeError(f"{agent.name}: /v1/agent/self answered {answer}")
+            stats = json.loads(answer.body)["stats"]
             if stats["nomad"]["leader"] == "true":
                 leaders.append(agent.name)
             peers[agent.name] = int(stats["raft"]["num_peers"])
@@ -584,8 +482,11 @@ class OursSide:
     def load(self, requests: int, connections: int = 4) -> None:
         """``requests`` GETs of /v1/agent/members per agent, agents in parallel."""
 
-        async def agent_load(agent: OurAgent) -> None:
-            conns = [HTTPConn(agent.ip, HTTP_PORT, timeout=30.0) for _ in range(connections)]
+        async def agent_load(agent: AgentProcess) -> None:
+            conns = [
+                HTTPConn(agent.address, agent.spec.ports.http, timeout=30.0)
+                for _ in range(connections)
+            ]
             share = [
                 requests // connections + (i < requests % connections) for i in range(connections)
             ]
@@ -602,7 +503,8 @@ class OursSide:
                 for conn in conns:
                     conn.close()
 
-        for result in self._run(_gather(*(agent_load(a) for a in self.agents if a.running()))):
+        running = [a for a in self._agents() if a.running]
+        for result in self._run(_gather(*(agent_load(a) for a in running))):
             if isinstance(result, BaseException):
                 raise RuntimeError(f"members burst failed: {result!r}")
 
@@ -614,13 +516,8 @@ class OursSide:
         return others[(others.index(candidate) + 1) % len(others)]
 
     def kill(self, name: str) -> None:
-        agent = self[name]
-        assert agent.proc is not None
-        _signal_group(agent.proc, signal.SIGKILL)
-        agent.proc.wait(timeout=10)
-        _OURS.pop(agent.proc.pid, None)
-        if agent.http is not None:
-            agent.http.close()
+        self[name].kill()
+        self.conns[name].close()
 
 
 # ----------------------------------------------------------------------------- serf agents
@@ -1131,6 +1028,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     OSError,
                     SerfConnectionError,
                     SerfRPCError,
+                    SupervisorError,
                     ValueError,
                 ) as exc:
                     errors.append(f"{label} N={n} run {run}: {type(exc).__name__}: {exc}")

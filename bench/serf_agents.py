@@ -26,15 +26,15 @@ RPC ``stream`` included, see them (``CoalescePeriod``/``QuiescentPeriod`` in the
 command.go). Member *status* is not delayed, so timings must come from polling ``members``
 (``SerfCluster.wait_for``), never from the event stream.
 
-Processes: agents run in their own session (Ctrl-C in the terminal does not reach them), get
-SIGKILL from the kernel if this Python process dies (``PR_SET_PDEATHSIG`` on Linux), and are
-stopped by PID (SIGTERM, then SIGKILL) on ``SerfCluster`` exit, on ``atexit`` and on any
-exception. Only 127.0.0.0/8 addresses are accepted.
+Processes: agents run in their own process group (Ctrl-C in the terminal does not reach
+them), get SIGKILL from the kernel if this Python process dies (``PR_SET_PDEATHSIG`` on Linux),
+are stopped by PID (SIGTERM, then SIGKILL) on ``SerfCluster`` exit and on any exception, and
+are SIGKILLed at interpreter exit if still running (``agent.processes.child``, which spawns
+them, does that for every child). Only 127.0.0.0/8 addresses are accepted.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ipaddress
 import itertools
@@ -327,22 +327,6 @@ class SerfRPC:
 
 # ----------------------------------------------------------------------------- processes
 
-_LIVE: dict[int, subprocess.Popen[bytes]] = {}
-"""Every agent process started by this module and not yet reaped, by PID."""
-
-
-def _reap_all_at_exit() -> None:
-    for proc in list(_LIVE.values()):
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-    for pid, proc in list(_LIVE.items()):
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        _LIVE.pop(pid, None)
-
-
-atexit.register(_reap_all_at_exit)
-
 
 def serf_binary(name: str = "serf") -> str | None:
     """Path of the serf executable, or None (install with ``apt-get install -y serf``)."""
@@ -448,7 +432,6 @@ class SerfAgent:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return False
-        _LIVE.pop(self.proc.pid, None)
         if self.client is not None:
             self.client.close()
         return True
@@ -573,7 +556,6 @@ class SerfCluster:
         log = agent.log_path.open("ab")
         self._log_files.append(log)
         agent.proc = spawn(self._command(agent), log, death_signal=signal.SIGKILL)
-        _LIVE[agent.proc.pid] = agent.proc
         agent.started_at = time.monotonic()
 
     def _connect(self, agent: SerfAgent, deadline: float) -> None:

@@ -15,26 +15,27 @@ stops them in order; on Linux they also get SIGTERM if this command itself is ki
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from agent.processes.child import log_tail, spawn
-from agent.processes.topology import AGENTS, HTTP_PORT, LOOPBACK_IPS, RPC_PORT, SERF_PORT, AgentSpec
-from agent.processes.topology import process_argv as twin_argv
+from agent.processes.supervisor import (
+    RPC_PORT,
+    SERF_PORT,
+    AddressUnavailable,
+    AgentProcess,
+    PortsInUse,
+    Supervisor,
+    check_ports,
+)
+from agent.processes.topology import AGENTS, AgentSpec, loopback_specs
 
 PROG = "gossip-agent"
 STOP_GRACE = 10.0
@@ -88,108 +89,34 @@ def check_addresses(agents: Sequence[AgentSpec] = AGENTS) -> None:
     Raises:
         ClusterError: one line saying which address or port, and what to do.
     """
-    for spec in agents:
-        ip = spec.loopback_ip
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind((ip, 0))
-        except OSError as exc:
-            raise ClusterError(
-                f"cannot bind {ip} ({exc.strerror}): the cluster needs loopback addresses "
-                "127.0.0.11-15 (Linux has them; on macOS first run: for i in 11 12 13 14 15; "
-                "do sudo ifconfig lo0 alias 127.0.0.$i up; done)"
-            ) from None
-        wanted = [(socket.SOCK_STREAM, HTTP_PORT), (socket.SOCK_STREAM, RPC_PORT)]
-        if spec.role == "server":
-            wanted += [(socket.SOCK_STREAM, SERF_PORT), (socket.SOCK_DGRAM, SERF_PORT)]
-        for kind, port in wanted:
-            try:
-                with socket.socket(socket.AF_INET, kind) as probe:
-                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    probe.bind((ip, port))
-            except OSError as exc:
-                proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-                raise ClusterError(
-                    f"cannot listen on {ip}:{port}/{proto} for {spec.name} ({exc.strerror}); "
-                    "is another cluster or agent running there?"
-                ) from None
-
-
-# ---- children -------------------------------------------------------------------------------
-
-
-def agent_command() -> tuple[list[str], dict[str, str]]:
-    """How to run `gossip-agent` with the very code this process runs: `python -P -m agent`
-    with this package's parent directory first on PYTHONPATH (`-P`: not the cwd's `agent`)."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOSSIP_AGENT_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return [sys.executable, "-P", "-m", "agent"], env
-
-
-@dataclass
-class Child:
-    spec: AgentSpec
-    argv: list[str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = None
-    reported: bool = False
-    http_up: bool = False
-    healthy: bool = False
-    health_note: str = ""
-
-    @property
-    def ip(self) -> str:
-        return self.spec.loopback_ip
-
-    @property
-    def http(self) -> str:
-        return f"http://{self.ip}:{HTTP_PORT}"
-
-    def start(self, command: list[str], env: dict[str, str]) -> None:
-        self.log_file = self.log_path.open("ab")
-        # SIGTERM if this command dies: the agents then shut down as on Ctrl-C.
-        self.proc = spawn(
-            [*command, *self.argv], self.log_file, env=env, death_signal=signal.SIGTERM
-        )
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def describe_exit(self) -> str:
-        assert self.proc is not None
-        code = self.proc.returncode
-        if code is not None and code < 0:
-            with contextlib.suppress(ValueError):
-                return f"killed by {signal.Signals(-code).name}"
-        return f"exit status {code}"
-
-    def log_tail(self, lines: int = 15) -> str:
-        return log_tail(self.log_path, lines, "    | ")
-
-    def close_log(self) -> None:
-        if self.log_file is not None:
-            self.log_file.close()
-            self.log_file = None
-
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-
-
-def http_status(url: str, timeout: float = 1.0) -> tuple[int, str] | None:
-    """(status, body) of a GET, or None if nothing answered."""
     try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
-    except (OSError, ValueError):
-        return None
+        check_ports(agents)
+    except AddressUnavailable as exc:
+        raise ClusterError(
+            f"cannot bind {exc.address} ({exc.reason}): the cluster needs loopback addresses "
+            "127.0.0.11-15 (Linux has them; on macOS first run: for i in 11 12 13 14 15; "
+            "do sudo ifconfig lo0 alias 127.0.0.$i up; done)"
+        ) from None
+    except PortsInUse as exc:  # the first is enough to say what is wrong
+        raise ClusterError(
+            f"cannot listen on {exc.busy[0]}; is another cluster or agent running there?"
+        ) from None
 
 
 # ---- the command ----------------------------------------------------------------------------
+
+
+@dataclass
+class Watched:
+    """What the command has told the user about one agent so far."""
+
+    agent: AgentProcess
+    role: str
+    reported: bool = False
+    """Its exit was reported (or it died while starting)."""
+    http_up: bool = False
+    healthy: bool = False
+    health_note: str = ""
 
 
 class Cluster:
@@ -198,13 +125,12 @@ class Cluster:
         self.signals = signals
         """Signals received so far (appended by the handler `main` installs)."""
         self.started = time.monotonic()
+        # SIGTERM if this command dies: the agents then shut down as on Ctrl-C. No banners:
+        # the logs are the agents' own output, as under docker compose.
+        self.supervisor = Supervisor(log_dir, death_signal=signal.SIGTERM, run_banners=False)
         self.children = [
-            Child(
-                spec,
-                twin_argv(spec, LOOPBACK_IPS, data_dir / spec.name),
-                log_dir / f"{spec.name}.log",
-            )
-            for spec in AGENTS
+            Watched(self.supervisor.add(spec), topology.role)
+            for spec, topology in zip(loopback_specs(data_dir), AGENTS, strict=True)
         ]
 
     def say(self, text: str = "") -> None:
@@ -214,18 +140,17 @@ class Cluster:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        command, env = agent_command()
         for child in self.children:
-            (self.data_dir / child.spec.name).mkdir(parents=True, exist_ok=True)
-            child.start(command, env)
+            child.agent.start()
         self.say(self.table())
 
     def table(self) -> str:
         rows = [("agent", "role", "pid", "HTTP API", "RPC", "serf (udp+tcp)")]
         for c in self.children:
-            serf = f"{c.ip}:{SERF_PORT}" if c.spec.role == "server" else "-"
-            pid = str(c.proc.pid) if c.proc else "-"
-            rows.append((c.spec.name, c.spec.role, pid, c.http, f"{c.ip}:{RPC_PORT}", serf))
+            ip = c.agent.address
+            serf = f"{ip}:{SERF_PORT}" if c.role == "server" else "-"
+            pid = str(c.agent.pid) if c.agent.pid is not None else "-"
+            rows.append((c.agent.name, c.role, pid, c.agent.http, f"{ip}:{RPC_PORT}", serf))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [
             f"==> {PROG} cluster: 3 servers and 2 clients, the processes of docker-compose.yml",
@@ -235,8 +160,8 @@ class Cluster:
             "    " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         ]
-        s1, s2, c1 = self.children[0], self.children[1], self.children[3]
-        pid2 = s2.proc.pid if s2.proc else "PID"
+        s1, s2, c1 = (self.children[i].agent for i in (0, 1, 3))
+        pid2 = s2.pid if s2.pid is not None else "PID"
         lines += [
             "",
             f"    data: {self.data_dir}/<agent>",
@@ -259,20 +184,20 @@ class Cluster:
         warned = False
         while not self.signals:
             for child in self.children:
-                if not child.running():
+                if not child.agent.running:
                     child.reported = True
                     self.say(
-                        f"==> error: {child.spec.name} stopped while starting "
-                        f"({child.describe_exit()}); the end of {child.log_path}:\n"
-                        f"{child.log_tail()}"
+                        f"==> error: {child.agent.name} stopped while starting "
+                        f"({child.agent.exit_description()}); the end of {child.agent.log_path}:"
+                        f"\n{child.agent.log_tail(15, '    | ')}"
                     )
                     return False
                 if not child.http_up:
-                    child.http_up = http_status(f"{child.http}/v1/agent/health") is not None
+                    child.http_up = child.agent.health(timeout=1.0) is not None
             if all(c.http_up for c in self.children):
                 return True
             if not warned and time.monotonic() > deadline:
-                late = ", ".join(c.spec.name for c in self.children if not c.http_up)
+                late = ", ".join(c.agent.name for c in self.children if not c.http_up)
                 self.say(f"==> still no HTTP answer from {late}; see their logs")
                 warned = True
             time.sleep(POLL)
@@ -283,12 +208,12 @@ class Cluster:
         all_healthy = slow_reported = False
         while not self.signals:
             for child in self.children:
-                if not child.reported and not child.running():
+                if not child.reported and not child.agent.running:
                     child.reported = True
-                    again = shlex.join([PROG, *child.argv])
+                    again = shlex.join([PROG, *child.agent.argv])
                     self.say(
-                        f"==> {child.spec.name} (pid {child.proc.pid if child.proc else '?'}) "
-                        f"stopped: {child.describe_exit()}; log: {child.log_path}\n"
+                        f"==> {child.agent.name} (pid {child.agent.pid}) stopped: "
+                        f"{child.agent.exit_description()}; log: {child.agent.log_path}\n"
                         f"    to run it again by hand: {again}"
                     )
             if all(c.reported for c in self.children):
@@ -296,10 +221,10 @@ class Cluster:
                 return 1
             if not all_healthy:
                 for child in self.children:
-                    if child.running() and not child.healthy:
-                        answer = http_status(f"{child.http}/v1/agent/health")
-                        child.healthy = answer is not None and answer[0] == 200
-                        child.health_note = " ".join(answer[1].split())[:120] if answer else ""
+                    if child.agent.running and not child.healthy:
+                        answer = child.agent.health(timeout=1.0)
+                        child.healthy = answer is not None and answer.ok
+                        child.health_note = " ".join(answer.body.split())[:120] if answer else ""
                 if all(c.healthy for c in self.children):
                     all_healthy = True
                     self.say(
@@ -310,35 +235,23 @@ class Cluster:
                     slow_reported = True
                     for child in self.children:
                         if not child.healthy:
-                            self.say(f"==> {child.spec.name} not healthy yet: {child.health_note}")
+                            self.say(f"==> {child.agent.name} not healthy yet: {child.health_note}")
             time.sleep(POLL if all_healthy else 0.5)
         return 0
 
     def stop(self) -> None:
         """SIGTERM the agents, wait up to STOP_GRACE (less on another signal), SIGKILL."""
         patience = min(len(self.signals), 1)  # the signal that asked for this stop, if any
-        living = [c for c in self.children if c.running()]
-        for child in living:
-            assert child.proc is not None
-            with contextlib.suppress(ProcessLookupError):
-                child.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        while any(c.running() for c in living):
-            if len(self.signals) > patience:
-                self.say("==> second signal: killing the agents now")
-                break
-            if time.monotonic() > deadline:
-                late = ", ".join(c.spec.name for c in living if c.running())
-                self.say(f"==> {late} still running after {STOP_GRACE:.0f} s: killing")
-                break
-            time.sleep(0.05)
-        for child in self.children:
-            if child.proc is not None:
-                if child.proc.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        child.proc.kill()
-                child.proc.wait()
-            child.close_log()
+        stopped = self.supervisor.stop(
+            signal.SIGTERM, STOP_GRACE, abandon=lambda: len(self.signals) > patience
+        )
+        if stopped.abandoned:
+            self.say("==> second signal: killing the agents now")
+        elif stopped.killed:
+            self.say(
+                f"==> {', '.join(stopped.killed)} still running after {STOP_GRACE:.0f} s: killing"
+            )
+        self.supervisor.close()
 
 
 def main(argv: Sequence[str]) -> int:

@@ -3,13 +3,18 @@ benches (ours and real serf agents alike).
 
 A parent that dies without its teardown (SIGKILL, a crashed test run) must not leave agents
 holding their ports, or the next run cannot bind them; Linux can signal a child when its
-parent dies (PR_SET_PDEATHSIG), armed between fork and exec.
+parent dies (PR_SET_PDEATHSIG), armed between fork and exec. A parent that exits normally
+without its teardown (an exception past every `finally`, `sys.exit` in a library) kills every
+child still running at exit (`atexit`), so no caller has to keep its own list for that.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +22,9 @@ from pathlib import Path
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+"""Every child `spawn` started and nobody has reaped yet (pruned at each spawn)."""
 
 
 def die_with_parent(sig: int) -> Callable[[], None] | None:
@@ -42,8 +50,11 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start one agent: output (both streams) to `log`, in its own process group (a Ctrl-C
     in the terminal reaches only the parent, which stops its agents itself; the group is
-    the agent's PID, for `os.killpg`), and `death_signal` if the parent dies."""
-    return subprocess.Popen(
+    the agent's PID, for `signal_group`), `death_signal` if the parent dies, SIGKILL if the
+    parent exits with it still running. `log` may be closed once this returns: the child
+    holds its own copy of the descriptor."""
+    _LIVE.difference_update([proc for proc in _LIVE if proc.returncode is not None])
+    proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
         stdin=subprocess.DEVNULL,
@@ -53,6 +64,29 @@ def spawn(
         process_group=0,
         preexec_fn=die_with_parent(death_signal),
     )
+    _LIVE.add(proc)
+    return proc
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send `sig` to the child's process group (anything the agent started goes with it).
+
+    Only while the child is unreaped: until then its PID, and so its group ID, cannot be
+    reused by an unrelated process."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+
+@atexit.register
+def kill_children_left_running() -> None:
+    """SIGKILL (and reap) every spawned child still running; idempotent."""
+    for proc in list(_LIVE):
+        signal_group(proc, signal.SIGKILL)
+    for proc in list(_LIVE):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        _LIVE.discard(proc)
 
 
 def log_tail(path: Path, lines: int, prefix: str = "") -> str:

@@ -5,8 +5,9 @@ name = container name = node name) and `gossip-agent cluster` runs them as proce
 127.0.0.11-15. `AGENTS[i].argv` is the compose service's `command` verbatim (the image's
 entrypoint is `gossip-agent`); `process_argv()` turns it into the process twin's by swapping
 host names for loopback addresses, `-bind 0.0.0.0` for the agent's own address and `/data`
-for a directory of its own. tests/unit/agent/test_topology.py checks the compose file
-against this module, so the two cannot drift apart.
+for a directory of its own, and `loopback_specs()` makes them what `Supervisor` starts.
+tests/unit/agent/test_topology.py checks the compose file against this module, so the two
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-HTTP_PORT, RPC_PORT, SERF_PORT = 4646, 4647, 4648
-"""Nomad's ports; every agent keeps them (its own container, or its own loopback address)."""
+from agent.processes.supervisor import HTTP_PORT, RPC_PORT, ChildSpec, Ports
+
 CONTAINER_DATA_DIR = "/data"
 RETRY_INTERVAL = "2s"
 
@@ -39,6 +40,16 @@ class AgentSpec:
     """Where docker publishes this agent's HTTP port (4646 inside) on the host."""
     loopback_ip: str
     """The process twin's address (`gossip-agent cluster`, the e2e test)."""
+
+    @property
+    def address(self) -> str:
+        """The process twin's bind address (`loopback_ip`), as `Supervisor` names it."""
+        return self.loopback_ip
+
+    @property
+    def ports(self) -> Ports:
+        """Nomad's ports, each agent on its own address; clients are in no gossip pool."""
+        return Ports() if self.role == "server" else Ports(serf=None)
 
 
 def _server_argv(name: str) -> tuple[str, ...]:
@@ -129,3 +140,18 @@ def process_argv(agent: AgentSpec, ip_of: Mapping[str, str], data_dir: str | Pat
             out.append(token)
             i += 1
     return out
+
+
+def loopback_specs(data_root: Path) -> tuple[ChildSpec, ...]:
+    """The five agents as processes on 127.0.0.11-15: each one's `process_argv`, with
+    `data_root/<name>` as its data directory."""
+    return tuple(
+        ChildSpec(
+            name=spec.name,
+            address=spec.loopback_ip,
+            argv=tuple(process_argv(spec, LOOPBACK_IPS, data_root / spec.name)),
+            ports=spec.ports,
+            data_dir=data_root / spec.name,
+        )
+        for spec in AGENTS
+    )

@@ -1,4 +1,4 @@
-"""ACLs: `/v1/acl/*` and the capability checks of the agent endpoints (reference 1.7).
+"""ACLs: `/v1/acl/*` and the capability checks of the agent endpoints (Nomad 0.7, acl/acl.go).
 
 Every endpoint is called with no token, a read token (agent+node read), a write token
 (agent+node write) and the management token; then the order of checks, token sources,
@@ -229,9 +229,10 @@ async def test_bearer_token_is_read_when_x_nomad_token_is_absent(world: SimAgent
 
 
 async def test_unknown_token_is_403_token_not_found(world: SimAgents, api) -> None:
-    """Nomad 0.7's answer, kept on purpose (agent/api/routes/acl.py docstring): reference 1.7,
-    lines 151-157, "0.7 answers 403 `ACL token not found`; current servers answer 403
-    `Permission denied`". Any unknown secret, UUID or not, from either header."""
+    """Nomad 0.7's answer, kept on purpose (agent/api/routes/acl.py docstring): 0.7's
+    nomad/acl.go `ResolveToken` answers `structs.ErrTokenNotFound`, a 403 `ACL token not
+    found`; current Nomad says `Permission denied`. Any unknown secret, UUID or not, from
+    either header."""
     agent = await acl_agent(world)
     async with api(agent) as client:
         await setup_tokens(client)
@@ -273,10 +274,10 @@ async def test_deny_beats_write_and_missing_policies_are_skipped(world: SimAgent
         assert (await client.get("/v1/agent/members", headers=auth(both))).status_code == 200
 
 
-# ---- order of checks (reference 1.7's table) ---------------------------------------------
+# ---- order of checks (as in each handler of Nomad's agent_endpoint.go) -------------------
 
 
-async def test_m10_agent_write_alone_cannot_read_members(world: SimAgents, api) -> None:
+async def test_agent_write_alone_cannot_read_members(world: SimAgents, api) -> None:
     agent = await acl_agent(world)
     async with api(agent) as client:
         tokens = await setup_tokens(client)
@@ -297,13 +298,13 @@ async def test_validation_and_acl_order(world: SimAgents, api) -> None:
     agent = await acl_agent(world)
     async with api(agent) as client:
         await setup_tokens(client)
-        # P9: the address check precedes the ACL check.
+        # servers: the address check precedes the ACL check.
         assert_plain_error(await client.put("/v1/agent/servers"), 400, "missing server address")
-        # L9: the ACL check precedes the node check.
+        # force-leave: the ACL check precedes the node check.
         assert_plain_error(await client.put("/v1/agent/force-leave"), 403, "Permission denied")
         # members: the query parser runs before the ACL check.
         assert_plain_error(await client.get("/v1/agent/members?index=x"), 400, "Invalid index")
-        # J10: join needs no token; the address check still applies.
+        # join needs no token; the address check still applies.
         assert_plain_error(await client.put("/v1/agent/join"), 400, "missing address to join")
 
 
@@ -385,9 +386,9 @@ ACL_ROUTES = [
 
 @pytest.mark.parametrize(("method", "path"), ACL_ROUTES)
 async def test_acl_endpoints_with_acls_off(world: SimAgents, api, method: str, path: str) -> None:
-    """400, Nomad 1.0's status, not 0.7's 500: reference 1.7, lines 158-159, "`ACL support
-    disabled` (HTTP 400 from 1.0, plain 500 in 0.7)"; a disabled feature is the caller's
-    error, never a 5xx (STYLE B7). Whatever the token."""
+    """400, Nomad 1.0's status, not 0.7's 500 (nomad/acl_endpoint.go `aclDisabled`, a coded
+    400 from 1.0 on): asking a disabled feature is the caller's error, and a bad request never
+    gets a 5xx. Whatever the token."""
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         for headers in ({}, auth("00000000-0000-0000-0000-000000000000")):
@@ -396,8 +397,9 @@ async def test_acl_endpoints_with_acls_off(world: SimAgents, api, method: str, p
 
 
 async def test_tokens_and_policies_have_no_hash_field(world: SimAgents, api) -> None:
-    """Nomad's server structs carry a replication `Hash`; the reference never lists it, and
-    Nomad's documented token JSON and Go client omit it, so we do (routes/acl.py docstring)."""
+    """Nomad's server structs carry a replication `Hash` (nomad/structs `ACLToken.Hash`);
+    Nomad's documented token JSON and Go client (`api.ACLToken`) omit it, so we do
+    (routes/acl.py docstring)."""
     agent = await acl_agent(world)
     async with api(agent) as client:
         tokens = await setup_tokens(client)

@@ -1,4 +1,5 @@
-"""Cross-cutting conformance rows (reference 7.1): formats, methods, paths, headers."""
+"""What every agent endpoint shares (Nomad command/agent/http.go `wrap`): formats, methods,
+paths, headers."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ WRONG_METHODS = [
 ]
 
 
-async def test_x1_pretty_is_indented_with_a_newline(world: SimAgents, api) -> None:
+async def test_pretty_is_indented_with_a_newline(world: SimAgents, api) -> None:
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         for query in ("?pretty", "?pretty=1", "?pretty=true", "?pretty=1&pretty=0"):
@@ -49,7 +50,7 @@ async def test_x1_pretty_is_indented_with_a_newline(world: SimAgents, api) -> No
             assert json.loads(response.text)["member"]["Name"] == "a.global"
 
 
-async def test_x2_compact_without_pretty_or_with_pretty_0(world: SimAgents, api) -> None:
+async def test_compact_without_pretty_or_with_pretty_0(world: SimAgents, api) -> None:
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         for query in ("", "?pretty=0", "?pretty=0&pretty=1"):
@@ -60,7 +61,7 @@ async def test_x2_compact_without_pretty_or_with_pretty_0(world: SimAgents, api)
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-async def test_x4_x6_success_is_json_without_index_headers(
+async def test_success_is_json_without_index_headers(
     world: SimAgents, api, method: str, path: str
 ) -> None:
     agent = await world.add("a", dev=True)
@@ -72,12 +73,12 @@ async def test_x4_x6_success_is_json_without_index_headers(
     if response.content:
         assert response.headers["content-type"] == "application/json"
         json.loads(response.content)
-    else:  # force-leave and servers PUT/POST: empty body, no Content-Type (reference 1.3)
+    else:  # force-leave and servers PUT/POST return nothing: empty body, no Content-Type
         assert "content-type" not in response.headers
 
 
 @pytest.mark.parametrize(("method", "path"), WRONG_METHODS)
-async def test_x8_wrong_method_is_405_invalid_method(
+async def test_wrong_method_is_405_invalid_method(
     world: SimAgents, api, method: str, path: str
 ) -> None:
     agent = await world.add("a", dev=True)
@@ -99,14 +100,14 @@ async def test_head_is_405_too(world: SimAgents, api) -> None:
 @pytest.mark.parametrize(
     "path", ["/v1/agent/nope", "/v1/agent/self/", "/v1/agent", "/v1/agents/self", "/nope"]
 )
-async def test_x7_unknown_path_is_404_with_empty_body(world: SimAgents, api, path: str) -> None:
+async def test_unknown_path_is_404_with_empty_body(world: SimAgents, api, path: str) -> None:
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         response = await client.get(path)
     assert (response.status_code, response.content) == (404, b"")
 
 
-async def test_x9_configured_headers_on_success_and_error(world: SimAgents, api) -> None:
+async def test_configured_headers_on_success_and_error(world: SimAgents, api) -> None:
     agent = await world.add("a", dev=True, http_api_response_headers={"X-Team": "gossip"})
     async with api(agent) as client:
         ok = await client.get("/v1/agent/self")

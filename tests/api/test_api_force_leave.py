@@ -1,4 +1,6 @@
-"""PUT/POST /v1/agent/force-leave (reference 2.6, rows L1-L8; prune as in 1.7+)."""
+"""PUT/POST /v1/agent/force-leave (Nomad agent_endpoint.go `AgentForceLeaveRequest`, with
+Nomad 1.7's `prune`): unknown and missing nodes, client-only 501, GET 405, a failed member
+becomes left, prune erases it, a bad prune is 400, an alive member refutes."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ async def _two_with_b_failed(world: SimAgents) -> Agent:
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])
-async def test_l1_unknown_node_is_200_empty(world: SimAgents, api, method: str) -> None:
+async def test_unknown_node_is_200_empty(world: SimAgents, api, method: str) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.request(method, "/v1/agent/force-leave?node=foo")
@@ -29,28 +31,28 @@ async def test_l1_unknown_node_is_200_empty(world: SimAgents, api, method: str) 
 
 
 @pytest.mark.parametrize("query", ["", "?node=", "?prune=true", "?nodes=a"])
-async def test_l2_l8_missing_node_is_400(world: SimAgents, api, query: str) -> None:
+async def test_missing_node_is_400(world: SimAgents, api, query: str) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.post(f"/v1/agent/force-leave{query}")
     assert_plain_error(response, 400, "missing node to force leave")
 
 
-async def test_l3_client_only_is_501(world: SimAgents, api) -> None:
+async def test_client_only_is_501(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True})
     async with api(agent) as client:
         for path in ("/v1/agent/force-leave?node=x", "/v1/agent/force-leave"):
             assert_plain_error(await client.post(path), 501, "Invalid method")
 
 
-async def test_l4_get_is_405(world: SimAgents, api) -> None:
+async def test_get_is_405(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.get("/v1/agent/force-leave?node=x")
     assert_plain_error(response, 405, "Invalid method")
 
 
-async def test_l5_failed_member_becomes_left(world: SimAgents, api) -> None:
+async def test_failed_member_becomes_left(world: SimAgents, api) -> None:
     a = await _two_with_b_failed(world)
     async with api(a) as client:
         assert (await client.post("/v1/agent/force-leave?node=b.global")).status_code == 200
@@ -59,7 +61,7 @@ async def test_l5_failed_member_becomes_left(world: SimAgents, api) -> None:
 
 
 @pytest.mark.parametrize("prune", ["true", "1", "T", "TRUE", "True", "t"])
-async def test_l6_prune_erases_the_member(world: SimAgents, api, prune: str) -> None:
+async def test_prune_erases_the_member(world: SimAgents, api, prune: str) -> None:
     a = await _two_with_b_failed(world)
     async with api(a) as client:
         response = await client.put(f"/v1/agent/force-leave?node=b.global&prune={prune}")
@@ -79,7 +81,7 @@ async def test_prune_false_or_empty_only_leaves(world: SimAgents, api, prune: st
 
 
 @pytest.mark.parametrize("prune", ["maybe", "yes", "2", "tRUE"])
-async def test_l7_bad_prune_is_400(world: SimAgents, api, prune: str) -> None:
+async def test_bad_prune_is_400(world: SimAgents, api, prune: str) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.post(f"/v1/agent/force-leave?node=n&prune={prune}")

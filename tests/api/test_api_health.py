@@ -1,4 +1,6 @@
-"""GET /v1/agent/health (reference 2.7, rows H1-H14)."""
+"""GET /v1/agent/health (Nomad agent_endpoint.go `HealthRequest`): the client and server halves
+of dev, client-only and server-only agents, `type` and `region`, 500 for an unhealthy half,
+POST 405, query options."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ OK = {"ok": True, "message": "ok"}
         ("?type=", {}),
     ],
 )
-async def test_h1_h4_h14_dev_agent(world: SimAgents, api, query: str, expected: dict) -> None:
+async def test_dev_agent(world: SimAgents, api, query: str, expected: dict) -> None:
     agent = await world.add("d", dev=True)
     async with api(agent) as client:
         response = await client.get(f"/v1/agent/health{query}")
@@ -32,7 +34,7 @@ async def test_h1_h4_h14_dev_agent(world: SimAgents, api, query: str, expected: 
     assert response.json() == expected
 
 
-async def test_h1_exact_bytes(world: SimAgents, api) -> None:
+async def test_exact_bytes(world: SimAgents, api) -> None:
     agent = await world.add("d", dev=True)
     async with api(agent) as client:
         response = await client.get("/v1/agent/health")
@@ -41,49 +43,49 @@ async def test_h1_exact_bytes(world: SimAgents, api) -> None:
     )
 
 
-async def test_h5_client_with_servers(world: SimAgents, api) -> None:
+async def test_client_with_servers(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True, "servers": ["10.0.0.1"]})
     async with api(agent) as client:
         response = await client.get("/v1/agent/health")
     assert (response.status_code, response.json()) == (200, {"client": OK})
 
 
-async def test_h6_h13_server_half_of_a_client_is_500(world: SimAgents, api) -> None:
+async def test_server_half_of_a_client_is_500(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True, "servers": ["10.0.0.1"]})
     async with api(agent) as client:
         response = await client.get("/v1/agent/health?type=server")
     assert_plain_error(response, 500, '{"server":{"ok":false,"message":"server not enabled"}}')
 
 
-async def test_h7_server_only(world: SimAgents, api) -> None:
+async def test_server_only(world: SimAgents, api) -> None:
     agent = await world.add("s")
     async with api(agent) as client:
         response = await client.get("/v1/agent/health")
     assert (response.status_code, response.json()) == (200, {"server": OK})
 
 
-async def test_h8_client_half_of_a_server_is_500(world: SimAgents, api) -> None:
+async def test_client_half_of_a_server_is_500(world: SimAgents, api) -> None:
     agent = await world.add("s")
     async with api(agent) as client:
         response = await client.get("/v1/agent/health?type=client")
     assert_plain_error(response, 500, '{"client":{"ok":false,"message":"client not enabled"}}')
 
 
-async def test_h9_client_without_servers(world: SimAgents, api) -> None:
+async def test_client_without_servers(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True})
     async with api(agent) as client:
         response = await client.get("/v1/agent/health")
     assert_plain_error(response, 500, '{"client":{"ok":false,"message":"no known servers"}}')
 
 
-async def test_h10_server_without_leader(world: SimAgents, api) -> None:
+async def test_server_without_leader(world: SimAgents, api) -> None:
     agent = await world.add("s", server={"enabled": True, "bootstrap_expect": 3})
     async with api(agent) as client:
         response = await client.get("/v1/agent/health")
     assert_plain_error(response, 500, '{"server":{"ok":false,"message":"no leader"}}')
 
 
-async def test_h11_unknown_region(world: SimAgents, api) -> None:
+async def test_unknown_region(world: SimAgents, api) -> None:
     agent = await world.add("d", dev=True)
     async with api(agent) as client:
         response = await client.get("/v1/agent/health?type=server&region=nowhere")
@@ -102,7 +104,7 @@ async def test_unhealthy_half_keeps_the_healthy_one(world: SimAgents, api) -> No
     )
 
 
-async def test_h12_post_is_405(world: SimAgents, api) -> None:
+async def test_post_is_405(world: SimAgents, api) -> None:
     agent = await world.add("d", dev=True)
     async with api(agent) as client:
         assert_plain_error(await client.post("/v1/agent/health"), 405, "Invalid method")

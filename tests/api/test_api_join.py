@@ -1,4 +1,6 @@
-"""PUT/POST /v1/agent/join (reference 2.5, rows J1-J9)."""
+"""PUT/POST /v1/agent/join (Nomad agent_endpoint.go `AgentJoinRequest`, memberlist `Join`):
+`num_joined` and `error` on success, partial and total failure, missing address 400,
+client-only 501, GET 405, the default port, deadlines, join after leave."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])
-async def test_j1_self_twice_counts_twice(world: SimAgents, api, method: str) -> None:
+async def test_self_twice_counts_twice(world: SimAgents, api, method: str) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.request(
@@ -23,27 +25,27 @@ async def test_j1_self_twice_counts_twice(world: SimAgents, api, method: str) ->
     assert response.text == '{"num_joined":2,"error":""}'
 
 
-async def test_j2_missing_address_is_400(world: SimAgents, api) -> None:
+async def test_missing_address_is_400(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.post("/v1/agent/join?addres=1.2.3.4")
     assert_plain_error(response, 400, "missing address to join")
 
 
-async def test_j3_client_only_is_501_before_address_check(world: SimAgents, api) -> None:
+async def test_client_only_is_501_before_address_check(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True})
     async with api(agent) as client:
         for path in ("/v1/agent/join?address=1.2.3.4", "/v1/agent/join"):
             assert_plain_error(await client.post(path), 501, "Invalid method")
 
 
-async def test_j4_get_is_405(world: SimAgents, api) -> None:
+async def test_get_is_405(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         assert_plain_error(await client.get("/v1/agent/join"), 405, "Invalid method")
 
 
-async def test_j5_unresolvable_reports_resolve_error(world: SimAgents, api) -> None:
+async def test_unresolvable_reports_resolve_error(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.post("/v1/agent/join?address=nope")
@@ -55,7 +57,7 @@ async def test_j5_unresolvable_reports_resolve_error(world: SimAgents, api) -> N
     assert "resolve nope" in response.json()["error"].lower()
 
 
-async def test_j6_partial_failure_hides_the_errors(world: SimAgents, api) -> None:
+async def test_partial_failure_hides_the_errors(world: SimAgents, api) -> None:
     a = await world.add("a")
     await world.add("b")
     async with api(a) as client:
@@ -63,7 +65,7 @@ async def test_j6_partial_failure_hides_the_errors(world: SimAgents, api) -> Non
     assert response.json() == {"num_joined": 1, "error": ""}
 
 
-async def test_j7_two_bad_addresses(world: SimAgents, api) -> None:
+async def test_two_bad_addresses(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         response = await client.post("/v1/agent/join?address=127.1.0.9&address=1.2.3.4:99999")
@@ -77,7 +79,7 @@ async def test_j7_two_bad_addresses(world: SimAgents, api) -> None:
     )
 
 
-async def test_j8_default_port_is_our_serf_port(world: SimAgents, api) -> None:
+async def test_default_port_is_our_serf_port(world: SimAgents, api) -> None:
     a = await world.add("a", ports={"serf": 5000})
     await world.add("b", ports={"serf": 5000})
     async with api(a) as client:
@@ -86,7 +88,7 @@ async def test_j8_default_port_is_our_serf_port(world: SimAgents, api) -> None:
         assert joined_by_name.json()["num_joined"] == 1
 
 
-async def test_j9_both_servers_list_each_other(world: SimAgents, api) -> None:
+async def test_both_servers_list_each_other(world: SimAgents, api) -> None:
     a = await world.add("a")
     b = await world.add("b")
     async with api(a) as client_a, api(b) as client_b:

@@ -1,4 +1,6 @@
-"""GET /v1/agent/members (reference 2.1, rows M1-M13)."""
+"""GET /v1/agent/members (Nomad agent_endpoint.go `AgentMembersRequest`): the body on servers
+and on clients (a server's pool), 500 without servers, POST 405, query options, and the cached
+body following membership changes."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from tests.helpers.api import assert_plain_error, member_statuses
 pytestmark = pytest.mark.anyio
 
 
-async def test_m1_m2_single_server(world: SimAgents, api) -> None:
+async def test_single_server(world: SimAgents, api) -> None:
     agent = await world.add("bacon-mac", dev=True)
     async with api(agent) as client:
         response = await client.get("/v1/agent/members")
@@ -60,19 +62,19 @@ async def test_region_and_datacenter_and_expect_tag(world: SimAgents, api) -> No
     assert "bootstrap" not in tags
 
 
-async def test_m3_post_is_405(world: SimAgents, api) -> None:
+async def test_post_is_405(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         assert_plain_error(await client.post("/v1/agent/members"), 405, "Invalid method")
 
 
-async def test_m5_client_without_servers_is_500_no_servers(world: SimAgents, api) -> None:
+async def test_client_without_servers_is_500_no_servers(world: SimAgents, api) -> None:
     agent = await world.add("c", client={"enabled": True})
     async with api(agent) as client:
         assert_plain_error(await client.get("/v1/agent/members"), 500, "no servers")
 
 
-async def test_m4_client_with_servers_describes_the_servers_pool(world: SimAgents, api) -> None:
+async def test_client_with_servers_describes_the_servers_pool(world: SimAgents, api) -> None:
     server = await world.add("s")
     agent = await world.add("c", client={"enabled": True, "servers": ["127.1.0.1"]})
     async with api(server) as client:
@@ -84,7 +86,7 @@ async def test_m4_client_with_servers_describes_the_servers_pool(world: SimAgent
     assert direct["ServerName"] == "s" and [m["Name"] for m in direct["Members"]] == ["s.global"]
 
 
-async def test_m4_client_whose_server_is_gone_answers_500(world: SimAgents, api) -> None:
+async def test_client_whose_server_is_gone_answers_500(world: SimAgents, api) -> None:
     await world.add("s")
     agent = await world.add("c", client={"enabled": True, "servers": ["127.1.0.1"]})
     world.crash("s")
@@ -105,7 +107,7 @@ async def test_m4_client_whose_server_is_gone_answers_500(world: SimAgents, api)
         ("wait=abc&index=abc", "Invalid wait time"),
     ],
 )
-async def test_m6_m7_bad_query_options_are_400(
+async def test_bad_query_options_are_400(
     world: SimAgents, api, query: str, body: str
 ) -> None:
     agent = await world.add("a")
@@ -122,7 +124,7 @@ async def test_valid_query_options_are_accepted(world: SimAgents, api, query: st
         assert (await client.get(f"/v1/agent/members?{query}")).status_code == 200
 
 
-async def test_m13_join_then_fail_then_force_leave(world: SimAgents, api) -> None:
+async def test_join_then_fail_then_force_leave(world: SimAgents, api) -> None:
     a = await world.add("a", dev=True)
     await world.add("b")
     async with api(a) as client:

@@ -1,4 +1,5 @@
-"""GET /v1/agent/self (reference 2.4 and section 3, rows F1-F8)."""
+"""GET /v1/agent/self (Nomad agent_endpoint.go `AgentSelfRequest`, command/agent/agent.go
+`Stats`): `config`, `member` and string `stats` on server, client-only and dev agents; POST 405."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def _self(world: SimAgents, api, name: str = "a", **values: object) -> dic
     return response.json()
 
 
-async def test_f1_f2_server_has_config_member_and_string_stats(world: SimAgents, api) -> None:
+async def test_server_has_config_member_and_string_stats(world: SimAgents, api) -> None:
     body = await _self(world, api)
     assert set(body) == {"config", "member", "stats"}
     assert set(body["stats"]) == {"nomad", "raft", "serf", "runtime"}
@@ -51,7 +52,7 @@ async def test_f1_f2_server_has_config_member_and_string_stats(world: SimAgents,
     assert body["member"]["Status"] == "alive"
 
 
-async def test_f3_f7_dev_agent_has_client_stats(world: SimAgents, api) -> None:
+async def test_dev_agent_has_client_stats(world: SimAgents, api) -> None:
     body = await _self(world, api, dev=True, ports={"rpc": 4999})
     client = body["stats"]["client"]
     assert set(client) == {
@@ -70,7 +71,7 @@ async def test_f3_f7_dev_agent_has_client_stats(world: SimAgents, api) -> None:
     assert parse_go_duration(client["last_heartbeat"]) < parse_go_duration(client["heartbeat_ttl"])
 
 
-async def test_f4_client_only_has_zero_member_and_client_runtime_stats(
+async def test_client_only_has_zero_member_and_client_runtime_stats(
     world: SimAgents, api
 ) -> None:
     body = await _self(world, api, client={"enabled": True, "servers": ["10.0.0.1", "10.0.0.2"]})
@@ -94,7 +95,7 @@ async def test_f4_client_only_has_zero_member_and_client_runtime_stats(
     assert client["last_heartbeat"] == "2562047h47m16.854775807s"
 
 
-async def test_f5_single_leader(world: SimAgents, api) -> None:
+async def test_single_leader(world: SimAgents, api) -> None:
     body = await _self(world, api, server={"enabled": True, "bootstrap_expect": 1})
     nomad, raft = body["stats"]["nomad"], body["stats"]["raft"]
     assert nomad == {
@@ -158,7 +159,7 @@ async def test_serf_stats_follow_the_pool(world: SimAgents, api) -> None:
     )
 
 
-async def test_f8_post_is_405(world: SimAgents, api) -> None:
+async def test_post_is_405(world: SimAgents, api) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         assert_plain_error(await client.post("/v1/agent/self"), 405, "Invalid method")

@@ -1,14 +1,16 @@
 """docker-compose.yml's five agents as separate processes on 127.0.0.11-15, for e2e tests.
 
-Each agent runs as `python -m agent` from this checkout with `process_argv()` of its
-`agent.processes.topology` spec (the compose command, host names swapped for loopback
-addresses, its own data directory), output captured to `<name>.log`. Agents can be killed
-(`kill -9`, SIGTERM) and started again with the same data dir, with the same argv or another.
+The processes are `agent.processes.supervisor`'s: each agent runs this checkout's code with
+`loopback_specs()` of `agent.processes.topology` (the compose command, host names swapped for
+loopback addresses, its own data directory), output captured to `<name>.log`, and can be
+killed (`kill -9`, SIGTERM) and started again with the same data dir, with the same argv or
+another. This adds what the cluster tests share on top: HTTP helpers (httpx), the composite
+waits (members, leader, health) and taking turns for the fixed addresses.
 
 Every wait is `Cluster.eventually`: it polls a check against a deadline, treats HTTP errors as
 "not yet", fails with the last thing it saw, and fails at once if an agent that should be
 running has exited. `Cluster.report()` is every agent's log; the fixtures print it at teardown
-(pytest shows it when a test fails). Anything still running is SIGKILLed by PID at the end.
+(pytest shows it when a test fails). Anything still running is SIGKILLed at the end.
 
 The addresses are fixed (those of `gossip-agent cluster`), so a cluster first takes an
 exclusive lock file and waits for the ports to be free (`AddressClaim`): two pytest runs of
@@ -17,14 +19,7 @@ these tests at once take turns instead of starting agents on each other's ports.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,58 +28,27 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
-from agent.processes.child import spawn
-from agent.processes.topology import (
-    AGENTS,
-    CLIENTS,
-    HTTP_PORT,
-    LOOPBACK_IPS,
+from agent.processes.supervisor import (
     RPC_PORT,
-    SERF_PORT,
-    SERVERS,
-    AgentSpec,
+    AgentProcess,
+    PortsInUse,
+    Supervisor,
+    can_bind,
+    wait_ports_free,
 )
-from agent.processes.topology import process_argv as twin_argv
+from agent.processes.topology import AGENTS, CLIENTS, LOOPBACK_IPS, SERVERS, loopback_specs
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["MISSING_IPS", "SERVER_RPC", "AddressClaim", "Cluster", "can_bind", "strip_joins"]
+
 POLL = 0.25
 T = TypeVar("T")
+NOT_YET = (httpx.HTTPError, AssertionError, KeyError, ValueError)
+"""What a check may raise while the agents are still getting there."""
 
 SERVER_RPC = [f"{LOOPBACK_IPS[name]}:{RPC_PORT}" for name in SERVERS]
 """`127.0.0.11:4647`, `127.0.0.12:4647`, `127.0.0.13:4647`."""
 
-
-def can_bind(ip: str) -> bool:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((ip, 0))
-    except OSError:
-        return False
-    return True
-
-
 MISSING_IPS = [a.loopback_ip for a in AGENTS if not can_bind(a.loopback_ip)]
-
-
-def ports_busy() -> list[str]:
-    """The topology's ports something already holds (another cluster, or a stray agent):
-    HTTP and RPC (tcp) everywhere, serf (tcp and udp) on the servers. As `gossip-agent
-    cluster` checks them, with SO_REUSEADDR so sockets in TIME_WAIT do not count."""
-    busy = []
-    for spec in AGENTS:
-        wanted = [(socket.SOCK_STREAM, HTTP_PORT), (socket.SOCK_STREAM, RPC_PORT)]
-        if spec.role == "server":
-            wanted += [(socket.SOCK_STREAM, SERF_PORT), (socket.SOCK_DGRAM, SERF_PORT)]
-        for kind, port in wanted:
-            with socket.socket(socket.AF_INET, kind) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind((spec.loopback_ip, port))
-                except OSError:
-                    proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-                    busy.append(f"{spec.loopback_ip}:{port}/{proto}")
-    return busy
-
 
 LOCK_PATH = Path(tempfile.gettempdir()) / "gossip-agent-e2e-127.0.0.11-15.lock"
 CLAIM_DEADLINE = 300.0
@@ -114,14 +78,11 @@ class AddressClaim:
                         "another run of the cluster tests holds 127.0.0.11-15"
                     ) from None
                 time.sleep(POLL)
-        while busy := ports_busy():
-            if time.monotonic() - start > deadline:
-                self.release()
-                raise AssertionError(
-                    f"still in use after {deadline:.0f} s: {', '.join(busy)} "
-                    "(another cluster or agent on 127.0.0.11-15?)"
-                )
-            time.sleep(POLL)
+        try:
+            wait_ports_free(AGENTS, max(0.0, deadline - (time.monotonic() - start)))
+        except PortsInUse as exc:
+            self.release()
+            raise AssertionError(f"{exc} (after {deadline:.0f} s)") from None
         return time.monotonic() - start
 
     def release(self) -> None:
@@ -146,147 +107,59 @@ def strip_joins(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _agent_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GOSSIP_AGENT_", "NOMAD_")) and not k.lower().endswith("_proxy")
-    }
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class AgentProcess:
-    """One agent of the topology: its argv, data dir and log, and its current process."""
-
-    def __init__(self, spec: AgentSpec, base_dir: Path, extra: Sequence[str] = ()) -> None:
-        self.spec = spec
-        self.name = spec.name
-        self.ip = spec.loopback_ip
-        self.base = f"http://{self.ip}:4646"
-        self.rpc = f"{self.ip}:{RPC_PORT}"
-        self.member = f"{spec.name}.global"
-        self.data_dir = base_dir / "data" / spec.name
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = base_dir / "logs" / f"{spec.name}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.argv = [*twin_argv(spec, LOOPBACK_IPS, self.data_dir), *extra]
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.runs: list[tuple[list[str], int | None]] = []
-        """(argv, exit status) of every run so far, the current one last."""
-        self._log: IO[bytes] | None = None
-        self.expect_running = False
-
-    def start(self, argv: Sequence[str] | None = None) -> None:
-        assert not self.running(), f"{self.name} is already running"
-        argv = list(self.argv if argv is None else argv)
-        self.close_log()
-        self._log = self.log_path.open("ab")
-        banner = f"\n===== start: python -m agent {' '.join(argv)} =====\n"
-        self._log.write(banner.encode())
-        self._log.flush()
-        self.proc = spawn(
-            [sys.executable, "-m", "agent", *argv],
-            self._log,
-            env=_agent_env(),
-            cwd=ROOT,
-            death_signal=signal.SIGKILL,  # if the test process dies without its teardown
-        )
-        self.runs.append((argv, None))
-        self.expect_running = True
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGKILL, timeout: float = 20.0) -> int | None:
-        """Send `sig` and reap (SIGKILL after `timeout`); the exit status."""
-        self.expect_running = False
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        self.runs[-1] = (self.runs[-1][0], self.proc.returncode)
-        self.close_log()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """`kill -9`: a crash, as `docker compose kill`."""
-        self.stop(signal.SIGKILL)
-
-    def close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def logs(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-
-
 class Cluster:
     """The five agents (server1..3, client1..2) plus HTTP helpers and `eventually`."""
 
-    def __init__(self, base_dir: Path, extra: Sequence[str] = ()) -> None:
+    def __init__(self, base_dir: Path) -> None:
         self.base_dir = base_dir
-        self.agents = {spec.name: AgentProcess(spec, base_dir, extra) for spec in AGENTS}
+        self.supervisor = Supervisor(base_dir / "logs")
+        for spec in loopback_specs(base_dir / "data"):
+            self.supervisor.add(spec)
         self.http = httpx.Client(trust_env=False, timeout=5.0)
         self.started = time.monotonic()
         self.claim = AddressClaim()
         self.waited_for_addresses = 0.0
 
     def __getitem__(self, name: str) -> AgentProcess:
-        return self.agents[name]
+        return self.supervisor[name]
+
+    @property
+    def agents(self) -> list[str]:
+        return [agent.name for agent in self.supervisor]
 
     @property
     def servers(self) -> list[AgentProcess]:
-        return [self.agents[name] for name in SERVERS]
+        return [self.supervisor[name] for name in SERVERS]
 
     @property
     def clients(self) -> list[AgentProcess]:
-        return [self.agents[name] for name in CLIENTS]
+        return [self.supervisor[name] for name in CLIENTS]
 
     def start(self) -> None:
         """Claim the addresses (waiting for other runs to finish), then start all five."""
         self.waited_for_addresses = self.claim.acquire()
-        for agent in self.agents.values():
+        for agent in self.supervisor:
             agent.start()
         self.started = time.monotonic()
 
     def close(self) -> None:
         """SIGKILL every agent still running, reap it, release the addresses."""
         try:
-            for agent in self.agents.values():
-                agent.stop(signal.SIGKILL)
+            self.supervisor.close()
             self.http.close()
         finally:
             self.claim.release()
 
     def report(self) -> str:
-        parts = []
-        for agent in self.agents.values():
-            runs = "; ".join(
-                f"run {i + 1}: exit {code if code is not None else '(running)'}"
-                for i, (_, code) in enumerate(agent.runs)
-            )
-            parts.append(f"===== {agent.name} ({agent.ip}) {runs} =====\n{agent.logs()}")
-        return "\n".join(parts)
+        return self.supervisor.report()
 
     # ---- HTTP ---------------------------------------------------------------------------
 
     def get(self, name: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.get(f"{self.agents[name].base}{path}", **kwargs)
+        return self.http.get(f"{self[name].http}{path}", **kwargs)
 
     def put(self, name: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.put(f"{self.agents[name].base}{path}", **kwargs)
+        return self.http.put(f"{self[name].http}{path}", **kwargs)
 
     def json(self, name: str, path: str) -> Any:
         response = self.get(name, path)
@@ -324,10 +197,7 @@ class Cluster:
     # ---- waiting ------------------------------------------------------------------------
 
     def check_running(self) -> None:
-        for agent in self.agents.values():
-            if agent.expect_running and not agent.running():
-                code = agent.proc.returncode if agent.proc else None
-                raise AssertionError(f"{agent.name} exited unexpectedly (status {code})")
+        self.supervisor.check_running()
 
     def eventually(
         self,
@@ -337,48 +207,16 @@ class Cluster:
         *,
         show: Callable[[], object] | None = None,
     ) -> T:
-        """Poll `check` until it returns something truthy (returned) or `deadline` passes.
-
-        An `httpx.HTTPError`, `AssertionError`, `KeyError` or `ValueError` from `check` counts
-        as "not yet" (the agent may still be starting); the last one, or the last value of
-        `show()`, is in the failure message.
-        """
-        start = time.monotonic()
-        end = start + deadline
-        last: object = None
-        while True:
-            self.check_running()
-            try:
-                result = check()
-            except (httpx.HTTPError, AssertionError, KeyError, ValueError) as exc:
-                result, last = None, f"{type(exc).__name__}: {exc}"  # type: ignore[assignment]
-            else:
-                if result:
-                    return result
-                last = result
-            if show is not None:
-                with contextlib.suppress(Exception):
-                    last = show()
-            if time.monotonic() >= end:
-                raise AssertionError(
-                    f"timed out after {deadline:.0f} s waiting for {what}; last seen: "
-                    + (json.dumps(last, default=str) if not isinstance(last, str) else last)
-                )
-            time.sleep(POLL)
+        """`Supervisor.eventually`, with HTTP errors (and failed asserts) as "not yet"."""
+        return self.supervisor.eventually(
+            check, what, deadline, show=show, retry_on=NOT_YET, poll=POLL
+        )
 
     def always(self, check: Callable[[], None], duration: float, every: float = 0.5) -> int:
         """`check` (which asserts) holds at every poll for `duration` s; the number of polls.
 
         An HTTP error fails it too: the point is that the agents keep answering."""
-        end = time.monotonic() + duration
-        polls = 0
-        while True:
-            self.check_running()
-            check()
-            polls += 1
-            if time.monotonic() >= end:
-                return polls
-            time.sleep(every)
+        return self.supervisor.always(check, duration, every)
 
     # ---- composite waits ----------------------------------------------------------------
 
@@ -406,7 +244,7 @@ class Cluster:
         """Every one of `names` names the same leader (one of them, with leader=true) in the
         same term above `min_term`; the leader's RPC address."""
         names = list(names)
-        rpc_of = {self.agents[n].rpc: n for n in names}
+        rpc_of = {self[n].rpc: n for n in names}
 
         def check() -> str | None:
             view = self.leader_view(names)

@@ -4,10 +4,11 @@ client fail-over, and python-nomad against it.
 
 Each agent is its own `python -m agent` process with the compose command's flags
 (`process_argv` of `agent.processes.topology`: `-gossip-profile lan`, `-retry-join` of the three
-servers every 2 s, clients with `-servers`); see `cluster_harness`. The read-only checks share
-one cluster (TestSteadyCluster); every test that kills or restarts something gets a fresh one. Every
-wait polls against a generous deadline (never a fixed sleep); every agent's log is printed at
-teardown (pytest shows it when a test fails); every process is SIGKILLed by PID at the end.
+servers every 2 s, clients with `-servers`), run by `agent.processes.supervisor`; see
+`cluster_harness`. The read-only checks share one cluster (TestSteadyCluster); every test that
+kills or restarts something gets a fresh one. Every wait polls against a generous deadline
+(never a fixed sleep); every agent's log is printed at teardown (pytest shows it when a test
+fails); every process is SIGKILLed at the end.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ class TestSteadyCluster:
             by_name = {m["Name"]: m for m in members["Members"]}
             assert sorted(by_name) == sorted(ALL_ALIVE), f"{server.name}: {sorted(by_name)}"
             for peer in steady.servers:
-                row = by_name[peer.member]
-                assert (row["Status"], row["Addr"], row["Port"]) == ("alive", peer.ip, 4648)
+                row = by_name[MEMBER[peer.name]]
+                assert (row["Status"], row["Addr"], row["Port"]) == ("alive", peer.address, 4648)
                 assert row["Tags"]["role"] == "nomad"
                 assert row["Tags"]["port"] == "4647"
                 assert row["Tags"]["expect"] == "3"
@@ -183,9 +184,9 @@ class TestSteadyCluster:
             assert raft["state"] == ("Leader" if name == leaders[0] else "Follower")
             assert sorted(raft_servers(raft["latest_configuration"])) == SERVER_RPC
             assert raft["num_peers"] == "2"
-        for agent in steady.agents.values():
-            status, body = steady.health(agent.name)
-            assert status == 200, (agent.name, body)
+        for name in steady.agents:
+            status, body = steady.health(name)
+            assert status == 200, (name, body)
         for client in steady.clients:
             stats = steady.stats(client.name)["client"]
             assert stats["known_servers"] == ",".join(SERVER_RPC)
@@ -348,7 +349,7 @@ def test_restart_from_the_data_dir_rejoins_without_join_flags(
     addr = cluster.wait_leader(SERVERS, CONVERGE)
     assert cluster.stats(victim)["nomad"]["leader_addr"] == addr
     cluster.wait_healthy([victim], SETTLE)
-    log = cluster[victim].logs().split("===== start:")[-1]
+    log = cluster[victim].log_text().split("===== start:")[-1]
     assert "serf: re-joined to previously known node(s)" in log, "no snapshot re-join"
 
 

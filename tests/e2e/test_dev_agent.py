@@ -1,18 +1,15 @@
 """`gossip-agent agent -dev` as a real process, driven by python-nomad, httpx and signals.
 
-Agents run on their own loopback addresses (127.0.0.21, .22) with Nomad's ports 4646-4648.
-Every wait polls against a generous deadline; logs are kept in tmp_path and printed at
-teardown (pytest shows them only when a test fails); agents are stopped by PID.
+Agents run on their own loopback addresses (127.0.0.21, .22) with Nomad's ports 4646-4648,
+started by `agent.processes.supervisor` (this checkout's code, whatever is installed). Every
+wait polls against a generous deadline; logs are kept in tmp_path and printed at teardown
+(pytest shows them only when a test fails); every agent is stopped at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,53 +23,13 @@ from nomad.api.exceptions import (
     URLNotFoundNomadException,
 )
 
+from agent.processes.supervisor import AgentProcess, ChildSpec, Supervisor
+
 pytestmark = pytest.mark.e2e
 
 START_DEADLINE = 60.0
 DEADLINE = 30.0
 FIRST, SECOND = "127.0.0.21", "127.0.0.22"
-
-
-class AgentProcess:
-    def __init__(self, ip: str, name: str, log: Path, extra: list[str]) -> None:
-        exe = shutil.which("gossip-agent")
-        command = [exe] if exe else [sys.executable, "-m", "agent"]
-        self.ip, self.name, self.log = ip, name, log
-        self.base = f"http://{ip}:4646"
-        self._log_file = log.open("wb")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GOSSIP_AGENT_")}
-        self.proc = subprocess.Popen(
-            [*command, "agent", "-dev", "-bind", ip, "-node", name, *extra],
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            assert self.proc.poll() is None, f"{self.name} exited:\n{self.logs()}"
-            try:
-                if httpx.get(f"{self.base}/v1/agent/health", timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"{self.name} never got healthy:\n{self.logs()}"
-            time.sleep(0.1)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(DEADLINE)
-        self._log_file.close()
-        return self.proc.returncode
 
 
 @pytest.fixture
@@ -86,18 +43,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def start(tmp_path: Path, clean_env: None) -> Iterator[Callable[..., AgentProcess]]:
-    started: list[AgentProcess] = []
+    """`start(ip, name, *flags)`: `gossip-agent agent -dev -bind ip -node name *flags`, healthy."""
+    with Supervisor(tmp_path) as agents:
 
-    def run(ip: str, name: str, *extra: str) -> AgentProcess:
-        agent = AgentProcess(ip, name, tmp_path / f"{name}.log", list(extra))
-        started.append(agent)
-        agent.wait_healthy()
-        return agent
+        def run(ip: str, name: str, *extra: str) -> AgentProcess:
+            argv = ("agent", "-dev", "-bind", ip, "-node", name, *extra)
+            (agent,) = agents.start(ChildSpec(name, ip, argv), ports_free_within=DEADLINE)
+            agent.wait_healthy(START_DEADLINE)
+            return agent
 
-    yield run
-    for agent in started:
-        code = agent.stop()
-        print(f"===== {agent.name} ({agent.ip}) exit {code} =====\n{agent.logs()}")
+        try:
+            yield run
+        finally:
+            for agent in agents:
+                code = agent.terminate()
+                print(f"===== {agent.name} ({agent.address}) exit {code} =====")
+                print(agent.log_text())
 
 
 def _eventually(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> None:
@@ -147,7 +108,7 @@ def test_python_nomad_drives_every_agent_method(start: Callable[..., AgentProces
     )
     with pytest.raises(URLNotFoundNomadException):
         client.agent.request("nope", method="get")
-    assert first.proc.poll() is None
+    assert first.running
 
 
 def test_region_parameter_from_python_nomad_is_accepted(start: Callable[..., AgentProcess]) -> None:
@@ -185,36 +146,34 @@ def test_second_agent_joins_and_leaves_on_interrupt(
     config.write_text(json.dumps({"leave_on_interrupt": True}))
     second = start(SECOND, "second", "-config", str(config))
 
-    joined = httpx.post(f"{first.base}/v1/agent/join?address={SECOND}", timeout=5.0)
+    joined = httpx.post(f"{first.http}/v1/agent/join?address={SECOND}", timeout=5.0)
     assert joined.json() == {"num_joined": 1, "error": ""}
     both = {"first.global": "alive", "second.global": "alive"}
 
     def logs() -> str:
-        return first.logs() + second.logs()
+        return first.log_text() + second.log_text()
 
-    _eventually(lambda: _statuses(first.base) == both, "first to list second alive", logs)
-    _eventually(lambda: _statuses(second.base) == both, "second to list first alive", logs)
+    _eventually(lambda: _statuses(first.http) == both, "first to list second alive", logs)
+    _eventually(lambda: _statuses(second.http) == both, "second to list first alive", logs)
 
-    assert second.stop(signal.SIGINT) == 0
-    assert "graceful leave complete" in second.logs()
-    _eventually(lambda: _statuses(first.base)["second.global"] == "left", "second to be left", logs)
+    assert second.leave() == 0
+    assert "graceful leave complete" in second.log_text()
+    _eventually(lambda: _statuses(first.http)["second.global"] == "left", "second to be left", logs)
 
 
 def test_sigterm_without_leave_looks_like_a_failure(start: Callable[..., AgentProcess]) -> None:
     first = start(FIRST, "first")
     second = start(SECOND, "second")
-    assert httpx.post(f"{second.base}/v1/agent/join?address={FIRST}", timeout=5.0).json() == {
+    assert httpx.post(f"{second.http}/v1/agent/join?address={FIRST}", timeout=5.0).json() == {
         "num_joined": 1,
         "error": "",
     }
+    _eventually(lambda: len(_statuses(first.http)) == 2, "first to see second", first.log_text)
+    assert second.terminate() == 0
     _eventually(
-        lambda: len(_statuses(first.base)) == 2, "first to see second", lambda: first.logs()
-    )
-    assert second.stop(signal.SIGTERM) == 0
-    _eventually(
-        lambda: _statuses(first.base)["second.global"] == "failed",
+        lambda: _statuses(first.http)["second.global"] == "failed",
         "second to be failed",
-        lambda: first.logs(),
+        first.log_text,
     )
-    assert httpx.post(f"{first.base}/v1/agent/force-leave?node=second.global").status_code == 200
-    assert _statuses(first.base)["second.global"] == "left"
+    assert httpx.post(f"{first.http}/v1/agent/force-leave?node=second.global").status_code == 200
+    assert _statuses(first.http)["second.global"] == "left"

@@ -1,7 +1,7 @@
 """python-nomad's ACL methods against `gossip-agent agent -dev -acl-enabled` (127.0.0.23).
 
-Reuses the process harness of test_dev_agent (same fixtures: agents stopped by PID, logs shown
-on failure). The second test restarts the agent on the same data dir.
+Reuses the fixtures of test_dev_agent (agents run by `agent.processes.supervisor`, logs
+shown on failure). The second test restarts the agent on the same data dir.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_acls_survive_a_restart(
     admin = nomad.Nomad(host=ACL_IP, port=4646, token=root["SecretID"], timeout=5)
     admin.acl.create_policy("reader", {"Name": "reader", "Rules": RULES})
     made = admin.acl.create_token({"Name": "ro", "Type": "client", "Policies": ["reader"]})
-    assert first.stop() == 0
+    assert first.terminate() == 0
 
     start(ACL_IP, "acl-b", "-acl-enabled", "-data-dir", str(data))
     reader = nomad.Nomad(host=ACL_IP, port=4646, token=made["SecretID"], timeout=5)

@@ -1,4 +1,5 @@
-"""A hypothesis state machine driving SimCluster with the safety properties of reference 5.
+"""A hypothesis state machine driving SimCluster under SWIM and serf safety properties:
+incarnations and Lamport clocks never go down, no live node sees itself failed, stats add up.
 
 Safety is checked after every step (cheap invariants); liveness in teardown, in VOPR's two
 phases: heal every fault, run a bounded time, then require that all live nodes agree and see

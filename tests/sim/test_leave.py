@@ -1,4 +1,5 @@
-"""Graceful leave and force-leave, including serf's documented quirks (reference 2.6, 2.7)."""
+"""Graceful leave and force-leave, including serf's quirks (serf.go `Leave`, `forceLeave`,
+`handleNodeLeaveIntent`)."""
 
 from __future__ import annotations
 

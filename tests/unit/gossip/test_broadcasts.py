@@ -1,4 +1,7 @@
-"""gossip.broadcasts: memberlist's TransmitLimitedQueue (reference 1.8, property 8).
+"""gossip.broadcasts: memberlist's TransmitLimitedQueue (queue.go; util.go `retransmitLimit`).
+
+Every queued item is sent exactly max(limit, 1) times, in batches that fit the packet, unless
+a newer named broadcast about the same node replaces it.
 
 Besides hand-written cases, a hypothesis test replays random operation sequences against
 `GoQueueModel`, a line-by-line transliteration of memberlist 0.2.2's btree-based queue.go
@@ -256,7 +259,7 @@ def test_lowered_limit_retires_items_already_past_it() -> None:
     limit=st.integers(min_value=126, max_value=400),
     transmit_limit=st.integers(min_value=0, max_value=8),
 )
-def test_property_8_each_item_sent_exactly_max_limit_1_times(
+def test_each_item_sent_exactly_max_limit_1_times(
     sizes: list[int], overhead: int, limit: int, transmit_limit: int
 ) -> None:
     queue = TransmitLimitedQueue()

@@ -1,7 +1,8 @@
-"""gossip.codec: memberlist datagrams and streams, byte for byte against Go (reference 4).
+"""gossip.codec: memberlist datagrams and streams, byte for byte against Go.
 
-Golden bytes come from two places: the captures of reference 4.8, and (GO_BODIES) go-msgpack
-0.5.5's encoder run on go1.19 (Debian packages) with memberlist 0.2.2's struct definitions.
+Golden bytes come from two places: packets captured from Debian's serf 0.8.2 agent on
+loopback, and (GO_BODIES) go-msgpack 0.5.5's encoder run on go1.19 (Debian packages) with
+memberlist 0.2.2's struct definitions.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ ALIVE_G1_HEX = (
     "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 a6 ff81a161a162"
     " a4 4e6f6465 a2 6731 a4 506f7274 cd 1f28 a3 56736e a6 010502020505"
 )
-# The reference elides the second alive; Meta ff80 and incarnation 1 are what make the
-# declared length 0x3e and the captured CRC 00648b36 come out.
+# Only the first alive was noted in full; the second is rebuilt: Meta ff80 and incarnation 1
+# are what make the declared length 0x3e and the captured CRC 00648b36 come out.
 ALIVE_GOLD_HEX = (
     "04 86 a4 41646472 a4 7f000001 ab 496e6361726e6174696f6e 01 a4 4d657461 a2 ff80"
     " a4 4e6f6465 a4 676f6c64 a4 506f7274 cd 1f38 a3 56736e a6 010502020505"
@@ -275,7 +276,7 @@ def test_decoded_names_are_interned() -> None:
     assert msg.from_node is sys.intern(name + "!")
 
 
-# ---- what the decoders accept and refuse (Go's rules, reference 4.1 and 4.10) --------------
+# ---- what the decoders accept and refuse (go-msgpack's rules; short Vsn refused) ----------
 
 
 _DROP = object()  # an override value that removes the key

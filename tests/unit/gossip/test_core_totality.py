@@ -1,4 +1,5 @@
-"""Totality of the cores' inputs (reference 5.2, STYLE B3.1 and B3.4).
+"""Totality of the cores' inputs: a core accepts any input without raising, except the errors
+it documents for caller misuse.
 
 Whatever bytes arrive, `handle_datagram`, `handle_stream` and `handle_stream_result` never
 raise; a datagram that yields no usable message leaves the member table, incarnations and

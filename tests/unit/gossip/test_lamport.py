@@ -32,7 +32,7 @@ def test_witness(start: int, witnessed: int, expected: int) -> None:
     assert clock.time() == expected
 
 
-def test_join_intent_sequence_from_reference() -> None:
+def test_join_intent_sequence() -> None:
     # serf: clock incremented at Create (1); a join intent carries LTime 1 and is witnessed.
     clock = LamportClock()
     clock.increment()

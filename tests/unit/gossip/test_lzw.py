@@ -1,4 +1,5 @@
-"""gossip.lzw against Go's compress/lzw (LSB, literal width 8), reference 4.4.
+"""gossip.lzw against Go's compress/lzw (LSB, literal width 8), as memberlist util.go's
+`compressPayload` and `decompressBuffer` use it.
 
 Known answers come from three places: bit-level reasoning on tiny inputs, a code-stream
 model for inputs whose codes are all literals (which pins width growth and the 4095 reset),
@@ -20,7 +21,7 @@ from gossip.errors import DecodeError
 
 
 def pack_lsb(codes: list[tuple[int, int]]) -> bytes:
-    """Reference bit packer: each (code, width) above the previous bits, LSB first."""
+    """Plain bit packer: each (code, width) above the previous bits, LSB first."""
     bits = 0
     nbits = 0
     for code, width in codes:

@@ -2,7 +2,7 @@
 
 Each row starts from a core "a" that knows "x" alive at incarnation 5, feeds it one or two
 datagrams, then checks x's (state, incarnation), whether the news was re-broadcast (it rides
-on a's next ack) and the serf member events. Reference sections 1.6-1.7 and 1.11.
+on a's next ack) and the serf member events. Name conflicts and `DeadNodeReclaimTime` too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""gossip.serf_codec (re-exported by gossip.codec): serf payloads and tags, reference 4.7/2.10.
+"""gossip.serf_codec (re-exported by gossip.codec): serf payloads (serf messages.go) and tags
+(serf.go `encodeTags`, `decodeTags`).
 
 GO_BODIES were produced by go-msgpack 0.5.5's encoder on go1.19 (Debian packages) with
 serf 0.9.4's struct definitions (`serf/messages.go`).

@@ -1,8 +1,8 @@
 """The serf layer in virtual time: stats, intents and Lamport clocks, leave, force-leave,
-reaping and reconnecting, tags (reference sections 2.2-2.8, 2.10, 2.11, 4.7, 4.9).
+reaping and reconnecting, tags (serf serf.go, lamport.go, messages.go).
 
-Where the serf 0.9.4 sources (Debian's golang-github-hashicorp-serf-dev, serf/serf.go) say
-otherwise than our reference, the tests follow the sources and say so.
+The serf 0.9.4 sources (Debian's golang-github-hashicorp-serf-dev, serf/serf.go) are the
+authority; where they surprise, the tests follow them and say so.
 """
 
 from __future__ import annotations
@@ -379,7 +379,8 @@ def test_leave_of_a_lone_node_still_waits_the_propagate_delay() -> None:
 
 
 def test_dead_message_before_the_leave_intent_shows_failed_then_left() -> None:
-    """Reference 2.6: if the dead message wins the race, peers show failed, then left."""
+    """serf.go `Leave`: if the dead message overtakes the leave intent, peers show failed,
+    then left."""
     a = knowing(("b", B))
     inject(a, 2.0, Dead(1, "b", "b"))
     assert status(a, "b") == "failed"
@@ -701,7 +702,7 @@ def test_serf_layer_messages_of_unknown_type_are_counted_and_dropped() -> None:
     assert decode_errors(a) == 4
 
 
-# ---- serf rules pinned to the 0.9.4 sources (our reference tables say otherwise) ----------------
+# ---- serf rules pinned to the 0.9.4 sources (details that surprise) ----------------------------
 
 
 def test_leave_intent_about_a_leaving_member_keeps_its_status_ltime() -> None:

@@ -1,4 +1,7 @@
-"""gossip.suspicion: memberlist's suspicion.go without timers (reference 1.6, property 7)."""
+"""gossip.suspicion: memberlist's suspicion.go without timers (Lifeguard's suspicion timeout).
+
+The remaining time stays within [min, max] and never grows with more distinct confirmations;
+a repeat from the same accuser changes nothing."""
 
 from __future__ import annotations
 
@@ -32,8 +35,8 @@ def test_initial_deadline(k: int, expected_deadline: float) -> None:
     assert suspicion.confirmations == 0
 
 
-def test_reference_worked_values() -> None:
-    # k = 2: 24 s, 11.381 s, 4 s after 0, 1, 2 confirmations (reference 1.6).
+def test_worked_values() -> None:
+    # k = 2: 24 s, 11.381 s, 4 s after 0, 1, 2 confirmations (`remainingSuspicionTime`).
     suspicion = make(k=2)
     assert suspicion.deadline_at - 100.0 == 24.0
     assert suspicion.confirm("b", now=101.0)
@@ -78,7 +81,7 @@ def test_confirm_results(
     assert suspicion.confirmations == expected_count
 
 
-def test_k0_deadline_unchanged_by_confirm() -> None:
+def test_deadline_unchanged_by_confirm() -> None:
     suspicion = make(k=0)
     suspicion.confirm("b", now=101.0)
     assert suspicion.deadline_at == 104.0
@@ -96,7 +99,7 @@ def test_k0_deadline_unchanged_by_confirm() -> None:
         max_size=30,
     ),
 )
-def test_property_7_suspicion_bounds(
+def test_suspicion_bounds(
     k: int, min_ms: int, max_mult: int, events: list[tuple[str, float]]
 ) -> None:
     min_timeout = min_ms / 1000

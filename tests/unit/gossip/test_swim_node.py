@@ -1,8 +1,8 @@
 """The memberlist layer driven by hand in virtual time: probes, serving probes, push-pull, join.
 
 aioquic style: pick `now`, feed one core one input, assert the exact datagrams (decoded),
-stream requests, deadlines and events. Reference sections 1.3-1.6, 1.9 and 3 give the rules;
-the memberlist function each test pins is named in its docstring.
+stream requests, deadlines and events. The rules are memberlist 0.2.2's (state.go, net.go,
+awareness.go, suspicion.go); the function each test pins is named in its docstring.
 """
 
 from __future__ import annotations
@@ -494,7 +494,8 @@ def test_join_counts_every_seed_that_answered() -> None:
 
 
 def test_join_refuses_an_incompatible_delegate_version() -> None:
-    # protocol-5 serf seed vs. a joiner that only understands serf <= 4 (reference 3, [obs])
+    # protocol-5 serf seed vs. a joiner that only understands serf <= 4 (state.go
+    # verifyProtocol; Debian's serf 0.8.2 agent refused such a joiner on loopback)
     net = Net()
     j = net.add("j", A, versions=Versions(delegate_max=4, delegate_cur=4))
     x = net.add("x", "10.0.0.9", versions=Versions(delegate_max=5, delegate_cur=5))
