@@ -221,10 +221,12 @@ def failure_sections(item: pytest.Item) -> list[tuple[str, str]]:
     if seed is not None:
         text = f"seed={seed}\nreplay: {replay_command(item.nodeid, seed)}"
         sections.append(("gossip-agent: sim seed", text))
-    clusters = item.stash[CLUSTERS_KEY] if CLUSTERS_KEY in item.stash else []
+    no_clusters: list[SimCluster] = []
+    clusters = item.stash.get(CLUSTERS_KEY, no_clusters)
     for index, cluster in enumerate(clusters):
         sections.append((f"gossip-agent: sim_cluster #{index + 1}", cluster.describe_failure()))
-    logs = item.stash[LOGS_KEY] if LOGS_KEY in item.stash else []
+    no_logs: list[tuple[str, Path]] = []
+    logs = item.stash.get(LOGS_KEY, no_logs)
     for name, path in logs:
         sections.append((f"gossip-agent: {name} log ({path})", _tail(path, LOG_TAIL_LINES)))
     return sections
