@@ -184,6 +184,11 @@ class AgentHandle:
             body = response.read()
         return json.loads(body) if body.strip() else None
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults this agent applies now (`GET /v1/agent/fault`; needs fault injection)."""
+        listing: list[dict[str, Any]] = self.get("/v1/agent/fault")
+        return listing
+
     def statuses(self) -> dict[str, str]:
         """{member: status} from this agent's `/v1/agent/members`."""
         return {m["Name"]: m["Status"] for m in self.get("/v1/agent/members")["Members"]}

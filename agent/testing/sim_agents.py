@@ -15,6 +15,7 @@ server cannot refuse connections for one address alone); `restart` brings the AP
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -158,12 +159,25 @@ class SimAgentsCluster:
         """The `Agent` object itself; read it only through `call` (it lives on the loop)."""
         return self.world.agents[name]
 
+    # ---- running on the agents' loop ---------------------------------------------------
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.thread.loop
+        except RuntimeError:
+            return False
+
+    def _read(self, work: Callable[[], T]) -> T:
+        """`work()` on the agents' loop: directly when already there (a `run_until`
+        predicate that reads `statuses`), else carried over from the test's thread."""
+        return work() if self._on_loop() else self.thread.call_soon(work)
+
     # ---- time ---------------------------------------------------------------------------
 
     @property
     def now(self) -> float:
         """Virtual seconds since the world began."""
-        return self.thread.call_soon(lambda: self.world.now)
+        return self._read(lambda: self.world.now)
 
     def run(self, seconds: float) -> None:
         """Advance virtual time by `seconds`."""
@@ -171,8 +185,8 @@ class SimAgentsCluster:
 
     def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Run virtual time until `predicate()` holds (True) or `timeout` virtual seconds
-        pass (False). The predicate runs on the agents' loop: read state, do not block (no
-        HTTP calls in it; read `statuses` or `agent(name)` instead)."""
+        pass (False). The predicate runs on the agents' loop: it may read `statuses`,
+        `leader`, `now` or `agent(name)`, but must not block (no HTTP calls in it)."""
         return self.thread.call_soon(lambda: self.world.run_until(predicate, timeout))
 
     def call(self, work: Callable[[], T]) -> T:
@@ -187,7 +201,7 @@ class SimAgentsCluster:
 
     def statuses(self, observer: str) -> dict[str, str]:
         """{member: status} as server `observer` sees serf (a client asks its server)."""
-        return self.thread.call_soon(lambda: self._statuses(observer))
+        return self._read(lambda: self._statuses(observer))
 
     def _statuses(self, observer: str) -> dict[str, str]:
         server = self.world.agents[observer].server
@@ -204,7 +218,7 @@ class SimAgentsCluster:
             server = self.world.agents[observer].server
             return None if server is None else server.raft.leader()
 
-        return self.thread.call_soon(read)
+        return self._read(read)
 
     # ---- faults -------------------------------------------------------------------------
 

@@ -107,9 +107,7 @@ async def test_client_whose_server_is_gone_answers_500(world: SimAgents, api) ->
         ("wait=abc&index=abc", "Invalid wait time"),
     ],
 )
-async def test_bad_query_options_are_400(
-    world: SimAgents, api, query: str, body: str
-) -> None:
+async def test_bad_query_options_are_400(world: SimAgents, api, query: str, body: str) -> None:
     agent = await world.add("a")
     async with api(agent) as client:
         assert_plain_error(await client.get(f"/v1/agent/members?{query}"), 400, body)

@@ -71,9 +71,7 @@ async def test_dev_agent_has_client_stats(world: SimAgents, api) -> None:
     assert parse_go_duration(client["last_heartbeat"]) < parse_go_duration(client["heartbeat_ttl"])
 
 
-async def test_client_only_has_zero_member_and_client_runtime_stats(
-    world: SimAgents, api
-) -> None:
+async def test_client_only_has_zero_member_and_client_runtime_stats(world: SimAgents, api) -> None:
     body = await _self(world, api, client={"enabled": True, "servers": ["10.0.0.1", "10.0.0.2"]})
     assert set(body["stats"]) == {"client", "runtime"}
     assert body["member"] == {

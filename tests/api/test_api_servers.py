@@ -119,9 +119,7 @@ async def test_ipv6_servers_are_bracketed(world: SimAgents, api) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])
-async def test_server_only_is_501_even_without_address(
-    world: SimAgents, api, method: str
-) -> None:
+async def test_server_only_is_501_even_without_address(world: SimAgents, api, method: str) -> None:
     agent = await world.add("s")
     async with api(agent) as client:
         for path in ("/v1/agent/servers?address=x", "/v1/agent/servers"):

@@ -94,3 +94,15 @@ def test_faults_are_frozen_values() -> None:
     assert Kill("a") == Kill("a") and hash(Kill("a")) == hash(Kill("a"))
     with pytest.raises(AttributeError):
         Kill("a").node = "b"  # type: ignore[misc]
+
+
+def test_agent_testing_imports_without_hypothesis_or_pytest() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agent.testing; "
+        "print(sorted({'hypothesis', 'pytest', 'nomad'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -76,7 +76,7 @@ def test_a_failed_convergence_prints_a_script_that_replays_it(tmp_path: Path) ->
     machine.start_cluster(seed=11)
     machine.apply(Partition((("n1", "n2"), ("n3", "n4", "n5"))))
     machine.run(60.0)
-    with pytest.raises(AssertionError, match="no convergence within 2.0") as caught:
+    with pytest.raises(AssertionError, match=r"no convergence within 2\.0") as caught:
         machine.teardown()
     done = run_script(script_from(caught.value), tmp_path)
     assert done.returncode == 0, done.stderr

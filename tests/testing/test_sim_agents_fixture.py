@@ -100,15 +100,18 @@ def test_a_partition_fails_the_other_side_and_heal_brings_it_back(sim_agents: Fa
     c = sim_agents(servers=3)
     c.partition(["s1", "s2"], ["s3"])
     assert c.run_until(
-        lambda: _status(c, "s1", "s3.global") == "failed"
-        and _status(c, "s3", "s1.global") == "failed",
+        lambda: (
+            _status(c, "s1", "s3.global") == "failed" and _status(c, "s3", "s1.global") == "failed"
+        ),
         60.0,
     )
     assert c.statuses("s2")["s1.global"] == "alive"  # the majority side still sees itself
     c.heal()
     assert c.run_until(
-        lambda: all(_status(c, o, "s3.global") == "alive" for o in ("s1", "s2"))
-        and _status(c, "s3", "s1.global") == "alive",
+        lambda: (
+            all(_status(c, o, "s3.global") == "alive" for o in ("s1", "s2"))
+            and _status(c, "s3", "s1.global") == "alive"
+        ),
         120.0,
     )
 

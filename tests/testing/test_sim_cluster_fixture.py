@@ -42,7 +42,7 @@ def test_unconverged_nodes_are_not_joined(sim_cluster: Factory) -> None:
 
 
 def test_clients_are_refused_with_the_reason(sim_cluster: Factory) -> None:
-    with pytest.raises(ValueError, match="clients do not gossip.*sim_agents"):
+    with pytest.raises(ValueError, match=r"clients do not gossip.*sim_agents"):
         sim_cluster(clients=2)
 
 
