@@ -117,7 +117,7 @@ class AgentHandle:
 
     @property
     def http(self) -> str:
-        """Base URL of the Nomad HTTP API, e.g. `http://127.0.0.100:4646`."""
+        """Base URL of the Nomad HTTP API, e.g. `http://127.0.0.160:4646`."""
         return self.process.http
 
     @property
@@ -210,7 +210,7 @@ class AgentCluster:
         *,
         servers: int = 3,
         clients: int = 0,
-        bind_base: str = "127.0.0.100",
+        bind_base: str = "127.0.0.160",
         profile: str = "local",
         fault_injection: bool = False,
         extra_args: Sequence[str] = (),

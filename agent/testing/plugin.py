@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from agent.testing.agent_cluster import AgentCluster
 
 PLUGIN_NAME = "gossip_agent"
-DEFAULT_BIND_BASE = "127.0.0.100"
+DEFAULT_BIND_BASE = "127.0.0.160"
 """Where the fixtures' loopback addresses start: clear of `gossip-agent cluster`'s .11-.15
 and of this project's end-to-end tests."""
 LOG_TAIL_LINES = 60

@@ -145,7 +145,7 @@ class SimAgentsCluster:
         return self.served.addresses[name]
 
     def http(self, name: str) -> str:
-        """Base URL of `name`'s Nomad HTTP API, e.g. `http://127.0.0.100:4646`."""
+        """Base URL of `name`'s Nomad HTTP API, e.g. `http://127.0.0.160:4646`."""
         return self.served.addresses[name].url
 
     def nomad(self, name: str, **kwargs: Any) -> nomad.Nomad:
