@@ -21,10 +21,13 @@ import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import pytest
+# This directory holds http.py, which would shadow the standard library's http package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if str(_HERE.parent) not in sys.path:
+    sys.path.insert(0, str(_HERE.parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import pytest  # noqa: E402
 
 from agent.testing.agent_cluster import AgentCluster  # noqa: E402
 from agent.testing.sim_cluster import build_sim_cluster  # noqa: E402
@@ -46,14 +49,14 @@ class Durations:
             self.failed.append(report.nodeid)
 
 
-def fixture_seconds(body: str, runs: int, extra: list[str]) -> list[float]:
-    """Each of `runs` tests whose whole body is `body`, timed by its reports."""
+def fixture_seconds(fixture: str, call: str, runs: int, extra: list[str]) -> list[float]:
+    """Each of `runs` tests whose whole body is `fixture(call)`, timed by its reports."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "test_bench.py"
+        path = Path(tmp) / f"test_bench_{fixture}.py"  # one module name per inner session
         path.write_text(
             "import pytest\n\n"
             f"@pytest.mark.parametrize('k', range({runs}))\n"
-            f"def test_fixture(k, sim_cluster, sim_agents):\n    {body}\n"
+            f"def test_fixture(k, {fixture}):\n    {fixture}({call})\n"
         )
         durations = Durations()
         args = ["-q", "-p", "no:cacheprovider", *PLUGIN, *extra, str(path)]
@@ -104,9 +107,9 @@ def main() -> None:
         start = time.perf_counter()
         build_sim_cluster(seed=seed, servers=5)
         direct.append(time.perf_counter() - start)
-    sim = fixture_seconds("sim_cluster(servers=5)", args.sim_runs, [])
+    sim = fixture_seconds("sim_cluster", "servers=5", args.sim_runs, [])
     agents = fixture_seconds(
-        "sim_agents(servers=3)", args.agents_runs, [f"--agent-bind-base={args.bind_base}"]
+        "sim_agents", "servers=3", args.agents_runs, [f"--agent-bind-base={args.bind_base}"]
     )
     healthy, teardown = agent_cluster_seconds(args.agent_runs, args.bind_base)
 
