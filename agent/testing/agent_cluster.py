@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -285,6 +285,18 @@ class AgentCluster:
         self.supervisor.eventually(
             settled, "every server alive to every server", timeout or self.health_timeout
         )
+
+    def wait_until(
+        self, check: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+    ) -> None:
+        """Poll `check()` until it is truthy; HTTP errors and failed assertions inside it count
+        as "not yet". Fails at once if an agent meant to run has exited.
+
+        Raises:
+            NotReady: not within `timeout` s (the message has the last thing seen).
+            AgentExited: an agent died.
+        """
+        self.supervisor.eventually(check, what, timeout)
 
     def close(self) -> None:
         """SIGKILL and reap every agent; idempotent."""
