@@ -10,6 +10,7 @@ and load only when first used, so `import agent.testing` works without it.
 from __future__ import annotations
 
 import importlib
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agent.testing.faults import (
@@ -67,12 +68,14 @@ __all__ = [
     "strategies",
 ]
 
-_LAZY = {
-    "ClusterStateMachine": ("agent.testing.machine", "ClusterStateMachine"),
-    "AgentCluster": ("agent.testing.agent_cluster", "AgentCluster"),
-    "AgentHandle": ("agent.testing.agent_cluster", "AgentHandle"),
-    "strategies": ("agent.testing.strategies", None),
-}
+_LAZY = MappingProxyType(
+    {
+        "ClusterStateMachine": ("agent.testing.machine", "ClusterStateMachine"),
+        "AgentCluster": ("agent.testing.agent_cluster", "AgentCluster"),
+        "AgentHandle": ("agent.testing.agent_cluster", "AgentHandle"),
+        "strategies": ("agent.testing.strategies", None),
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,9 @@ Subclass it to add rules and invariants, or change the class attributes:
                 assert len(self.cluster.members(name)) <= 3, self.fail_message("too many")
 
     TestMyMachine = MyMachine.TestCase
+
+Your own `@initialize` rules may run before `start_cluster` (hypothesis orders them at
+random): set things up in `__init__`, or in a rule, rather than in a second initializer.
 """
 
 from __future__ import annotations

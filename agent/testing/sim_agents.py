@@ -55,7 +55,11 @@ async def _agent_down(scope: Scope, receive: Receive, send: Send) -> None:
 class SimAgentsCluster:
     """Servers s1..sN and clients c1..cM as real agents on one simulated network.
 
-    Use it from the test's thread only; `call` runs anything else on the agents' loop.
+    Servers have `bootstrap_expect` N and join s1; clients name every server's RPC address.
+    With `converged=True` it returns once every server names one leader and sees every
+    server alive and every client is registered; with `converged=False` right after the
+    joins, before any election. Use it from the test's thread; `call` runs anything else on
+    the agents' loop.
     """
 
     def __init__(
