@@ -47,10 +47,12 @@ def test_a_real_cluster_crashes_restarts_and_leaves(agent_cluster: Factory) -> N
     eventually(lambda: s1.statuses()["s2.global"] == "left")
 
 
-def test_partition_without_fault_injection_says_how_to_get_it(agent_cluster: Factory) -> None:
-    c = agent_cluster(servers=1)
+def test_partition_without_fault_injection_says_how_to_get_it(tmp_path: Path) -> None:
+    c = AgentCluster(tmp_path, servers=1)  # refused before any agent is asked
     with pytest.raises(FaultInjectionOff, match="fault_injection=True"):
         c.partition(["s1"], [])
+    with pytest.raises(FaultInjectionOff, match="heal"):
+        c.heal()
 
 
 def test_a_partition_drops_every_address_of_the_other_side_both_ways() -> None:
