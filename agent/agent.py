@@ -24,7 +24,13 @@ from agent.agent_api import (
     HealthCheck,
     HealthReport,
     JoinResult,
+    LogLevel,
     MembersView,
+    MetricsSnapshot,
+    NodeInfo,
+    NodesResult,
+    QueryMeta,
+    RaftConfigurationInfo,
     SelfInfo,
 )
 from agent.config.listeners import Listeners
@@ -36,10 +42,15 @@ from agent.roles.server import ServerRole
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
 from agent.rpc.endpoint import RpcEndpoint, RpcEvent
 from agent.runtime.clock import Clock
+from agent.runtime.faults import FaultTable
 from agent.runtime.gossip_driver import Runtime
 from agent.runtime.resolver import Resolver
 from agent.runtime.rpc_driver import RpcRuntime
 from agent.state.data_dir import DataDir, new_node_id
+from agent.telemetry.http_counts import HttpCounts
+from agent.telemetry.log_format import LogFormat
+from agent.telemetry.log_monitor import LogMonitor
+from agent.telemetry.metrics import http_counters, server_counters, server_gauges
 from agent.telemetry.runtime_stats import RuntimeSampler
 
 log = logging.getLogger("gossip_agent.agent")
@@ -63,6 +74,9 @@ class Agent:
         self.listeners = listeners
         self.rpc_runtime = rpc_runtime
         self._runtime_stats = RuntimeSampler()
+        self._http_counts = HttpCounts()
+        self.log_format = LogFormat.TEXT
+        """How `/v1/agent/monitor` formats lines; the CLI sets it as it sets up stderr."""
         self._config_block = nomad_config(settings, listeners)
         """Both inputs are frozen, so the `config` block of `/v1/agent/self` is built once."""
         self.resolver = resolver
@@ -102,12 +116,20 @@ class Agent:
                 rng=client_rng,
                 now=rpc_runtime.now(),
                 servers=local,
+                datacenter=settings.datacenter,
             )
             self.client = ClientRole(rpc, rpc_runtime)
         self.rpc = RpcEndpoint(
             self.server.rpc if self.server is not None else None,
             self.client.rpc if self.client is not None else None,
         )
+        self._faults: FaultTable | None = None
+        if settings.enable_fault_injection:
+            # Drawn last, so enabling faults does not change what the roles' RNGs draw.
+            self._faults = FaultTable(random.Random(rng.getrandbits(64)))
+            if runtime is not None:
+                runtime.set_faults(self._faults)
+            rpc_runtime.set_faults(self._faults)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -172,6 +194,10 @@ class Agent:
     @property
     def acl(self) -> AclStore | None:  # an AclAPI
         return self._acl
+
+    @property
+    def faults(self) -> FaultTable | None:  # a FaultAPI
+        return self._faults
 
     async def authorize(self, token: str | None, capability: Capability) -> None:
         """With ACLs off every check passes, whatever the token, as in Nomad's `ResolveToken`."""
@@ -241,3 +267,68 @@ class Agent:
 
     async def set_servers(self, addresses: Sequence[str]) -> None:
         await self._client().set_servers(addresses, self.resolver)
+
+    # ---- AgentAPI: status, operator, nodes, metrics, monitor ------------------------------
+
+    def leader(self) -> str:
+        return self._server().raft.leader() or ""
+
+    def peers(self) -> list[str]:
+        return [s.address for s in self._server().raft.configuration]
+
+    def regions(self) -> list[str]:
+        return self._server().known_regions()
+
+    def raft_configuration(self) -> RaftConfigurationInfo:
+        server = self._server()
+        return RaftConfigurationInfo(
+            tuple(server.raft_servers()), server.raft.log.configuration_index
+        )
+
+    async def remove_raft_peer(self, address: str) -> None:
+        await self._server().remove_raft_peer(address)
+
+    async def nodes(self, min_index: int, wait: float) -> NodesResult:
+        server = self._server()
+        if min_index > 0:
+            await server.wait_nodes_index(min_index, wait)
+        state = server.rpc.state
+        nodes = tuple(
+            NodeInfo(
+                id=record.node_id,
+                name=record.name,
+                datacenter=record.datacenter,
+                node_class="",
+                status=record.status.value,
+                status_description="",
+                create_index=state.indexes[node_id].create,
+                modify_index=state.indexes[node_id].modify,
+            )
+            for node_id, record in sorted(state.nodes.items())
+        )
+        return NodesResult(nodes, self._query_meta(state.index))
+
+    def _query_meta(self, index: int) -> QueryMeta:
+        """Nomad's QueryMeta: the index, whether a leader is known, and the last contact."""
+        raft = self._server().raft
+        if raft.is_leader or raft.last_contact_at is None:
+            contact = 0.0
+        else:
+            contact = max(0.0, self.rpc_runtime.now() - raft.last_contact_at)
+        return QueryMeta(index, raft.leader() is not None, round(contact * 1000))
+
+    def record_http(self, route: str, code: int) -> None:
+        self._http_counts.record(route, code)
+
+    def metrics(self) -> MetricsSnapshot:
+        gauges, counters = [], []
+        if self.server is not None:
+            s = self.server
+            now = self.rpc_runtime.now()
+            gauges += server_gauges(s.serf, s.raft, s.rpc, now)
+            counters += server_counters(s.serf, s.rpc, s.traffic, s.leader_changes)
+        counters += http_counters(self._http_counts)
+        return MetricsSnapshot(self.clock.wall(), tuple(gauges), tuple(counters))
+
+    def monitor(self, level: LogLevel) -> LogMonitor:  # a LogSubscription
+        return LogMonitor(level, self.log_format)

@@ -12,13 +12,57 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from agent.runtime.faults import Direction, Fault, FaultError, FaultKind, Peer
+
+__all__ = [
+    "ZERO_MEMBER",
+    "AclAPI",
+    "AclPolicyInfo",
+    "AclTokenInfo",
+    "AgentAPI",
+    "Capability",
+    "Direction",
+    "Fault",
+    "FaultAPI",
+    "FaultError",
+    "FaultKind",
+    "HealthCheck",
+    "HealthReport",
+    "JoinResult",
+    "LogLevel",
+    "LogSubscription",
+    "MemberInfo",
+    "MembersView",
+    "MetricValue",
+    "MetricsSnapshot",
+    "NodeInfo",
+    "NodesResult",
+    "Peer",
+    "QueryMeta",
+    "RaftConfigurationInfo",
+    "RaftServerInfo",
+    "SelfInfo",
+]
+
 
 class Capability(StrEnum):
-    """ACL capabilities the agent endpoints check (Nomad's acl/acl.go: agent and node policy)."""
+    """ACL capabilities the endpoints check (Nomad's acl/acl.go: agent, node, operator policy)."""
 
     AGENT_READ = "agent:read"
     AGENT_WRITE = "agent:write"
     NODE_READ = "node:read"
+    OPERATOR_READ = "operator:read"
+    OPERATOR_WRITE = "operator:write"
+
+
+class LogLevel(StrEnum):
+    """Nomad's log levels, most verbose first (`-log-level`, `/v1/agent/monitor?log_level=`)."""
+
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERR = "ERR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +191,91 @@ class AclTokenInfo:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class RaftServerInfo:
+    """One server of the raft configuration (Nomad's structs.RaftServer)."""
+
+    id: str
+    node: str
+    """The server's serf name, `(unknown)` when serf does not know the address."""
+    address: str
+    leader: bool
+    voter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RaftConfigurationInfo:
+    """`/v1/operator/raft/configuration`: the latest configuration and its log index."""
+
+    servers: tuple[RaftServerInfo, ...]
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryMeta:
+    """What a Nomad read reports beside its answer (`X-Nomad-Index`, `-KnownLeader`,
+    `-LastContact`)."""
+
+    index: int
+    known_leader: bool
+    last_contact_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A registered client node, as far as the stub's replicated node table knows it."""
+
+    id: str
+    name: str
+    datacenter: str
+    node_class: str
+    status: str
+    """`ready` or `down`."""
+    status_description: str
+    create_index: int
+    modify_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodesResult:
+    """The nodes a (possibly blocking) read returned, and the table's index."""
+
+    nodes: tuple[NodeInfo, ...]
+    meta: QueryMeta
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    """One gauge, or one counter's total, with its labels."""
+
+    name: str
+    """Nomad's dotted name, e.g. `nomad.memberlist.udp.sent`."""
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything `/v1/metrics` reports, read at one moment."""
+
+    timestamp: float
+    """Unix seconds (wall clock) of the reading."""
+    gauges: tuple[MetricValue, ...]
+    counters: tuple[MetricValue, ...]
+
+
+class LogSubscription(Protocol):
+    """The log lines of one `/v1/agent/monitor` caller, from subscription until `close()`."""
+
+    async def next_line(self) -> str:
+        """The next line at or above the subscribed level (waits for one)."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving lines; idempotent."""
+        ...
+
+
 class AclAPI(Protocol):
     """`/v1/acl/*`. Every `secret` is the caller's token (None: anonymous); each operation
     raises PermissionDeniedError when that caller may not run it (management only, in 0.7),
@@ -189,6 +318,23 @@ class AclAPI(Protocol):
     async def delete_token(self, secret: str | None, accessor: str) -> int: ...
 
 
+class FaultAPI(Protocol):
+    """`/v1/agent/fault*`: the network faults injected into this agent's serf and RPC traffic
+    (`agent.runtime.faults`). Values arrive validated: a `Fault` cannot hold a bad one."""
+
+    def list(self) -> list[Fault]:
+        """The active faults, oldest first."""
+        ...
+
+    def add(self, fault: Fault) -> None:
+        """Apply `fault` from now on, replacing one of the same kind, peer and direction."""
+        ...
+
+    def clear(self, peer: Peer | None = None) -> int:
+        """Lift every fault, or only `peer`'s; returns how many were lifted."""
+        ...
+
+
 class AgentAPI(Protocol):
     """The agent as the HTTP API sees it. Commands are async; reads never block."""
 
@@ -206,6 +352,11 @@ class AgentAPI(Protocol):
     @property
     def acl(self) -> AclAPI | None:
         """The ACL tokens and policies; None when ACLs are disabled."""
+        ...
+
+    @property
+    def faults(self) -> FaultAPI | None:
+        """The injected network faults; None unless `-enable-fault-injection` is set."""
         ...
 
     async def authorize(self, token: str | None, capability: Capability) -> None:
@@ -230,3 +381,42 @@ class AgentAPI(Protocol):
     async def force_leave(self, node: str, *, prune: bool = False) -> None: ...
 
     async def set_servers(self, addresses: Sequence[str]) -> None: ...
+
+    # ---- status, operator, nodes, metrics, monitor (issue 12) ---------------------------
+
+    def leader(self) -> str:
+        """The raft leader's RPC address, "" when there is none (`/v1/status/leader`)."""
+        ...
+
+    def peers(self) -> list[str]:
+        """The RPC addresses of the raft configuration's servers (`/v1/status/peers`)."""
+        ...
+
+    def regions(self) -> list[str]:
+        """The regions of the known servers, sorted (`/v1/regions`)."""
+        ...
+
+    def raft_configuration(self) -> RaftConfigurationInfo: ...
+
+    async def remove_raft_peer(self, address: str) -> None:
+        """Remove the server at `address` from raft (Nomad's `RaftRemovePeerByAddress`).
+
+        Raises:
+            AgentError: the address is not in the configuration, or the change failed.
+        """
+        ...
+
+    async def nodes(self, min_index: int, wait: float) -> NodesResult:
+        """The registered nodes; with `min_index` > 0, first wait up to `wait` seconds for
+        the node table's index to pass it (a blocking query)."""
+        ...
+
+    def record_http(self, route: str, code: int) -> None:
+        """Count one HTTP answer (for `/v1/metrics`)."""
+        ...
+
+    def metrics(self) -> MetricsSnapshot: ...
+
+    def monitor(self, level: LogLevel) -> LogSubscription:
+        """Subscribe to this agent's log lines at `level` and above."""
+        ...

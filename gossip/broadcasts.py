@@ -69,13 +69,16 @@ _Entry = tuple[int, int, _Item]
 class TransmitLimitedQueue:
     """Broadcasts waiting to be piggybacked, each sent a limited number of times."""
 
-    __slots__ = ("_by_name", "_finished", "_ids", "_tiers", "count")
+    __slots__ = ("_by_name", "_finished", "_ids", "_tiers", "count", "queued_total", "sent_total")
 
     def __init__(self) -> None:
         self._tiers: dict[int, list[_Entry]] = {}
         self._by_name: dict[str, _Item] = {}
         self.count = 0
         """How many broadcasts are queued (read it; only the queue changes it)."""
+        self.queued_total = 0
+        """Broadcasts ever queued, and transmissions ever taken (for metrics)."""
+        self.sent_total = 0
         self._finished: list[object] = []
         self._ids = itertools.count(1)
 
@@ -91,6 +94,7 @@ class TransmitLimitedQueue:
                 self._finish(old)
         item = _Item(next(self._ids), msg, name, notify)
         self._insert(item)
+        self.queued_total += 1
 
     def get_broadcasts(self, overhead: int, limit: int, transmit_limit: int) -> list[bytes]:
         """Take broadcasts for one packet: the batch's `len(msg) + overhead` sum to <= `limit`.
@@ -130,6 +134,7 @@ class TransmitLimitedQueue:
         for item in bumped:
             item.transmits += 1
             self._file(item)
+        self.sent_total += len(out)
         return out
 
     def prune(self, max_retain: int) -> None:

@@ -1,15 +1,16 @@
 """memberlist 0.2.2's wire framing: datagrams, TCP stream messages and their layers.
 
-Datagrams (reference 4.2) are one message, or layers around messages that memberlist adds on
-send and peels off on receive, in this order: `hasCrc` (0x0c, only outermost), `compress`
-(0x09, LZW), `compound` (0x07, up to 255 length-prefixed parts). `decode_packet` peels them as
-Go's `ingestPacket`/`handleCommand` do and never raises: every part that cannot be used is
-counted in `DecodedPacket.errors` and dropped while the other parts still count, because one
-bad broadcast must not hide the rest of a gossip packet.
+Datagrams (memberlist net.go: `ingestPacket`) are one message, or layers around messages that
+memberlist adds on send and peels off on receive, in this order: `hasCrc` (0x0c, only
+outermost), `compress` (0x09, LZW), `compound` (0x07, up to 255 length-prefixed parts).
+`decode_packet` peels them as Go's `ingestPacket`/`handleCommand` do and never raises: every
+part that cannot be used is counted in `DecodedPacket.errors` and dropped while the other parts
+still count, because one bad broadcast must not hide the rest of a gossip packet.
 
-Streams (reference 4.6) carry one exchange per connection with no length prefix and no
-half-close, so the receiver must find where a message ends: `stream_message_length` parses
-just enough (a push-pull is a header, N node entries, then UserStateLen raw bytes).
+Streams (memberlist net.go: `handleConn`, `readStream`) carry one exchange per connection with
+no length prefix and no half-close, so the receiver must find where a message ends:
+`stream_message_length` parses just enough (a push-pull is a header, N node entries, then
+UserStateLen raw bytes).
 
 This is the codec's public face. Message bodies are in `memberlist_codec.py`, serf payloads
 and tags in `serf_codec.py` (re-exported here), the msgpack flavour in `wire.py`.
@@ -35,6 +36,7 @@ from gossip.memberlist_codec import (
     node_state_from_wire,
 )
 from gossip.messages import (
+    USER_MSG_PREFIX,
     AckResp,
     ErrResp,
     MessageType,
@@ -43,11 +45,13 @@ from gossip.messages import (
     PushPull,
     StreamMessage,
     UserMsg,
+    type_byte,
 )
 from gossip.serf_codec import decode_serf, decode_tags, encode_serf, encode_tags
 from gossip.wire import (
     U8_MAX,
     UNPACK_OPTIONS,
+    StreamUnpacker,
     as_map,
     boolean,
     pack,
@@ -96,6 +100,10 @@ _USER = MessageType.USER.value
 _COMPRESS = MessageType.COMPRESS.value
 _ENCRYPT = MessageType.ENCRYPT.value
 _HAS_CRC = MessageType.HAS_CRC.value
+_PUSH_PULL_BYTE = type_byte(MessageType.PUSH_PULL)
+_COMPRESS_BYTE = type_byte(MessageType.COMPRESS)
+_HAS_CRC_BYTE = type_byte(MessageType.HAS_CRC)
+_ERR_BYTE = type_byte(MessageType.ERR)
 
 
 # ---- encoding --------------------------------------------------------------------------------
@@ -132,12 +140,12 @@ def encode_compound(parts: Sequence[bytes]) -> bytes:
 
 def wrap_crc(frame: bytes) -> bytes:
     """`0x0c | crc32be(frame) | frame` (CRC-32/IEEE, what Go's crc32.ChecksumIEEE computes)."""
-    return b"\x0c" + zlib.crc32(frame).to_bytes(4, "big") + frame
+    return _HAS_CRC_BYTE + zlib.crc32(frame).to_bytes(4, "big") + frame
 
 
 def compress_frame(msg: bytes) -> bytes:
     """`0x09 | msgpack({Algo: 0, Buf: lzw(msg)})`, memberlist's compressPayload."""
-    return b"\x09" + pack({"Algo": 0, "Buf": lzw.compress(msg)})
+    return _COMPRESS_BYTE + pack({"Algo": 0, "Buf": lzw.compress(msg)})
 
 
 def maybe_compress(msg: bytes) -> bytes:
@@ -156,14 +164,14 @@ def encode_stream(msg: StreamMessage, *, compress: bool) -> bytes:
     """
     if isinstance(msg, PushPull):
         header = {"Join": msg.join, "Nodes": len(msg.nodes), "UserStateLen": len(msg.user_state)}
-        chunks = [b"\x06", pack(header)]
+        chunks = [_PUSH_PULL_BYTE, pack(header)]
         chunks += [encode_node_state(n) for n in msg.nodes]
         chunks.append(msg.user_state)
         plain = b"".join(chunks)
     elif isinstance(msg, UserMsg):  # the reliable form: msgpack(userMsgHeader), raw bytes
-        plain = b"\x08" + pack({"UserMsgLen": len(msg.payload)}) + msg.payload
+        plain = USER_MSG_PREFIX + pack({"UserMsgLen": len(msg.payload)}) + msg.payload
     elif isinstance(msg, ErrResp):
-        plain = b"\x0d" + pack({"Error": msg.error})
+        plain = _ERR_BYTE + pack({"Error": msg.error})
     elif isinstance(msg, Ping | AckResp):
         plain = encode(msg)
     else:
@@ -268,7 +276,9 @@ class _Reader:
     def __init__(self, buf: bytes, start: int) -> None:
         self._buf = buf
         self._start = start
-        self._unpacker = msgpack.Unpacker(**UNPACK_OPTIONS, max_buffer_size=MAX_STREAM_BYTES)
+        self._unpacker: StreamUnpacker = msgpack.Unpacker(
+            **UNPACK_OPTIONS, max_buffer_size=MAX_STREAM_BYTES
+        )
         self._unpacker.feed(memoryview(buf)[start : start + MAX_STREAM_BYTES])
 
     def next(self) -> Any:

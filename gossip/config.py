@@ -17,7 +17,7 @@ HOUR = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class GossipConfig:
-    """memberlist's knobs (reference 1.12)."""
+    """memberlist's knobs (memberlist config.go: `Config`, `DefaultLANConfig`)."""
 
     probe_interval: float = 1.0
     """How often one node is probed; also the unit of the suspicion timeout."""
@@ -98,7 +98,8 @@ class GossipConfig:
 
 @dataclass(frozen=True, slots=True)
 class SerfConfig:
-    """serf's knobs (reference 2.13), wrapping the memberlist configuration."""
+    """serf's knobs (serf config.go: `Config`, `DefaultConfig`), wrapping the memberlist
+    configuration."""
 
     memberlist: GossipConfig = field(default_factory=GossipConfig)
     protocol_version: int = 4

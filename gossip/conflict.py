@@ -31,11 +31,11 @@ from gossip.membership import NodeEntry
 from gossip.messages import Alive, Query
 from gossip.queries import INTERNAL_QUERY_PREFIX, PendingQuery, Queries, default_query_timeout
 from gossip.serf_codec import decode_conflict_response, encode_conflict_response
-from gossip.types import Address, bytes_to_ip, ip_to_bytes
+from gossip.types import IPV4_MAPPED_PREFIX, Address, bytes_to_ip, ip_to_bytes
 
 CONFLICT_QUERY = INTERNAL_QUERY_PREFIX + "conflict"
 
-_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+_V4_MAPPED = IPV4_MAPPED_PREFIX
 
 
 def _ip_key(raw: bytes) -> bytes:

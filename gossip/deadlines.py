@@ -3,8 +3,9 @@
 Why: memberlist runs a goroutine and a `time.Timer` per concern (probe, suspicion of each
 node, push-pull, gossip, reaping). A sans-IO core has no timers; it keeps absolute deadlines
 on the caller's clock and reports the earliest through `next_deadline()`. Keying deadlines
-(e.g. by `(kind, node)`) gives the one operation those timers need most: re-arming replaces
-the old deadline instead of leaving a stale one to fire.
+(by the typed keys of `gossip.timers`, e.g. `SuspicionTimeout(node)`) gives the one operation
+those timers need most: re-arming replaces the old deadline instead of leaving a stale one to
+fire.
 
 Theory of operation: a binary heap of `(at, seq, key)` plus a dict `key -> (at, seq)` of the
 live deadline of each key. Rescheduling or cancelling only updates the dict; the superseded
@@ -23,14 +24,26 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 
 _COMPACT_MIN_STALE = 64
 """Never rebuild for fewer stale entries than this: small heaps are cheap to pop through."""
 _COMPACT_RATIO = 4
 """Rebuild when stale entries exceed this many times the live ones (amortised O(1) each)."""
+
+
+class DeadlineScheduler(Protocol[K_contra]):
+    """The arming side of a DeadlineQueue, for a part of a core that arms some of its keys.
+
+    Contravariant in the key: a queue of all of a core's timers is a scheduler of any subset
+    of them, so each part declares only the keys it arms.
+    """
+
+    def schedule(self, key: K_contra, at: float) -> None: ...
+    def cancel(self, key: K_contra) -> None: ...
 
 
 class DeadlineQueue(Generic[K]):

@@ -2,13 +2,13 @@
 
 Theory of operation. An intent is applied to our own member table first, stamped with the
 member clock's current time (a leave intent then moves the clock on, a join intent is
-witnessed), and then gossiped on serf's intent queue. A join intent announces us after a
-join and refutes a leave intent about us. Leave and force-leave wait for their intent to go
-out, up to BroadcastTimeout, but only if some other member is alive: with nobody to tell,
-serf goes on at once (and so never tells the target of a force-leave that was the only
-other live member, reference 2.7). A graceful leave then runs memberlist's leave and lingers
-LeavePropagateDelay, still answering probes, before the core counts as left: the deadline
-("left", token), which the core handles.
+witnessed), and then gossiped on serf's intent queue. A join intent announces us after a join
+and refutes a leave intent about us. Leave and force-leave wait for their intent to go out, up
+to BroadcastTimeout, but only if some other member is alive: with nobody to tell, serf goes on
+at once (and so never tells the target of a force-leave that was the only other live member:
+serf.go `Leave` and `forceLeave` test `hasAliveMembers`). A graceful leave then runs
+memberlist's leave and lingers LeavePropagateDelay, still answering probes, before the core
+counts as left: the deadline `LeavePropagated(token)`, which the core handles.
 
 Receiving intents is `serf_members.py`'s business; the core's lifecycle checks (can we leave
 at all?) stay in `SerfCore`.
@@ -20,13 +20,14 @@ from collections import deque
 
 from gossip.codec import encode_serf
 from gossip.config import SerfConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.events import ForceLeaveCompleted, GossipEvent, LeaveCompleted
 from gossip.lamport import LamportClock
 from gossip.messages import JoinIntent, LeaveIntent
 from gossip.serf_broadcasts import SerfBroadcasts
 from gossip.serf_members import MemberTable
 from gossip.swim import SwimNode
+from gossip.timers import LeavePropagated
 
 LEAVE_TIMEOUT_ERROR = "timeout while waiting for graceful leave"
 FORCE_LEAVE_TIMEOUT_ERROR = "timed out broadcasting node removal"
@@ -43,7 +44,7 @@ class Intents:
         clock: LamportClock,
         table: MemberTable,
         queues: SerfBroadcasts,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[LeavePropagated],
         events: deque[GossipEvent],
         swim: SwimNode,
     ) -> None:
@@ -79,7 +80,8 @@ class Intents:
             if error is not None:
                 self.events.append(LeaveCompleted(token, error))
             else:
-                self.deadlines.schedule(("left", token), at + self.config.leave_propagate_delay)
+                delay = self.config.leave_propagate_delay
+                self.deadlines.schedule(LeavePropagated(token), at + delay)
 
         if self.table.has_alive_members():
             self.queues.queue_and_wait(now, encode_serf(intent), after_intent, LEAVE_TIMEOUT_ERROR)

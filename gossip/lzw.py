@@ -1,4 +1,5 @@
-"""LZW exactly as Go's `compress/lzw` does it (order LSB, literal width 8), reference 4.4.
+"""LZW exactly as Go's `compress/lzw` does it (order LSB, literal width 8; memberlist util.go:
+`compressPayload`, `decompressBuffer`).
 
 memberlist compresses packets and streams with Go's LZW writer and a peer only accepts what
 Go's reader accepts, so this module copies both, code for code:
@@ -28,8 +29,9 @@ MAX_CODE = 4095  # 12-bit codes; the writer resets when it would allocate this o
 MAX_WIDTH = 12
 FIRST_WIDTH = 9
 MAX_OUTPUT_BYTES = 20 * 1024 * 1024
-"""Default cap on decompressed size: the largest stream memberlist accepts (reference 4.5).
-LZW can expand about 1300 times, so without a cap a 64 KiB datagram could ask for ~80 MB."""
+"""Default cap on decompressed size: the largest stream memberlist accepts (net.go
+`maxPushStateBytes`). LZW can expand about 1300 times, so without a cap a 64 KiB datagram could
+ask for ~80 MB."""
 
 # Literals expand to themselves; 256 and 257 never expand but keep `table[code]` aligned.
 _INITIAL_TABLE = (*(bytes((i,)) for i in range(256)), b"", b"")

@@ -1,4 +1,4 @@
-"""Bodies of memberlist 0.2.2's messages (reference 4.3): one encoder and decoder per struct.
+"""Bodies of memberlist 0.2.2's messages (net.go's structs): one encoder and decoder per struct.
 
 Each encoder writes the type byte and a dict whose keys are already in Go's sorted field order
 (see `wire.py`); omitempty fields are left out when zero. Each decoder reads the unpacked map
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from gossip.errors import DecodeError
 from gossip.flyweights import CACHE_SIZE
 from gossip.messages import (
+    USER_MSG_PREFIX,
     AckResp,
     Alive,
     Dead,
@@ -32,6 +33,7 @@ from gossip.messages import (
     StreamMessage,
     Suspect,
     UserMsg,
+    type_byte,
 )
 from gossip.types import NodeState
 from gossip.wire import (
@@ -51,13 +53,22 @@ from gossip.wire import (
 )
 
 _NODE_STATES = tuple(NodeState)
+_T = TypeVar("_T")
+
+_PING = type_byte(MessageType.PING)
+_INDIRECT_PING = type_byte(MessageType.INDIRECT_PING)
+_ACK_RESP = type_byte(MessageType.ACK_RESP)
+_SUSPECT = type_byte(MessageType.SUSPECT)
+_ALIVE = type_byte(MessageType.ALIVE)
+_DEAD = type_byte(MessageType.DEAD)
+_NACK_RESP = type_byte(MessageType.NACK_RESP)
 
 
 # ---- encoding --------------------------------------------------------------------------------
 
 
 def _check_vsn(value: bytes) -> bytes:
-    """Refuse to send a Vsn that would crash Go peers (reference 4.10)."""
+    """Refuse to send a Vsn that would crash Go peers (see `wire.VSN_MIN_BYTES`)."""
     if 0 < len(value) < VSN_MIN_BYTES:
         raise ValueError(f"Vsn must be empty or {VSN_MIN_BYTES}+ bytes, got {len(value)}")
     return value
@@ -71,7 +82,7 @@ def _enc_ping(m: Ping) -> bytes:
         body["SourceNode"] = m.source_node
     if m.source_port:
         body["SourcePort"] = m.source_port
-    return b"\x00" + pack(body)
+    return _PING + pack(body)
 
 
 def _enc_indirect_ping(m: IndirectPing) -> bytes:
@@ -83,15 +94,15 @@ def _enc_indirect_ping(m: IndirectPing) -> bytes:
     if m.source_port:
         body["SourcePort"] = m.source_port
     body["Target"] = m.target
-    return b"\x01" + pack(body)
+    return _INDIRECT_PING + pack(body)
 
 
 def _enc_ack(m: AckResp) -> bytes:
-    return b"\x02" + pack({"Payload": m.payload, "SeqNo": m.seq_no})
+    return _ACK_RESP + pack({"Payload": m.payload, "SeqNo": m.seq_no})
 
 
 def _enc_suspect(m: Suspect) -> bytes:
-    return b"\x03" + pack({"From": m.from_node, "Incarnation": m.incarnation, "Node": m.node})
+    return _SUSPECT + pack({"From": m.from_node, "Incarnation": m.incarnation, "Node": m.node})
 
 
 def _enc_alive(m: Alive) -> bytes:
@@ -103,19 +114,19 @@ def _enc_alive(m: Alive) -> bytes:
         "Port": m.port,
         "Vsn": _check_vsn(m.vsn),
     }
-    return b"\x04" + pack(body)
+    return _ALIVE + pack(body)
 
 
 def _enc_dead(m: Dead) -> bytes:
-    return b"\x05" + pack({"From": m.from_node, "Incarnation": m.incarnation, "Node": m.node})
+    return _DEAD + pack({"From": m.from_node, "Incarnation": m.incarnation, "Node": m.node})
 
 
 def _enc_nack(m: NackResp) -> bytes:
-    return b"\x0b" + pack({"SeqNo": m.seq_no})
+    return _NACK_RESP + pack({"SeqNo": m.seq_no})
 
 
 def _enc_user(m: UserMsg) -> bytes:
-    return b"\x08" + m.payload  # packets carry the delegate's bytes raw, no msgpack header
+    return USER_MSG_PREFIX + m.payload  # packets carry the delegate's bytes raw, no msgpack header
 
 
 ENCODERS: dict[type, Callable[[Any], bytes]] = {
@@ -247,7 +258,7 @@ PACKET_DECODERS: dict[int, Callable[[dict[str, Any]], PacketMessage]] = {
 }
 
 
-def build(decoder: Callable[[dict[str, Any]], Any], obj: object) -> Any:
+def build(decoder: Callable[[dict[str, Any]], _T], obj: object) -> _T:
     """Run a body decoder on an unpacked object.
 
     Raises:

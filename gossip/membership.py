@@ -19,7 +19,7 @@ not always probed last.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -27,10 +27,11 @@ from gossip.awareness import Awareness
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode
 from gossip.config import GossipConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.flyweights import CACHE_SIZE, address_of, canonical_bytes
 from gossip.messages import Alive, Dead, PushNodeState, Suspect
 from gossip.suspicion import Suspicion
+from gossip.timers import SuspicionTimeout
 from gossip.timing import suspicion_k, suspicion_timeout
 from gossip.types import Address, NodeState
 
@@ -140,9 +141,9 @@ class MembershipListener(Protocol):
     def notify_conflict(self, now: float, existing: NodeEntry, other: Alive) -> None: ...
 
 
-def suspect_timer(name: str) -> tuple[str, str]:
+def suspect_timer(name: str) -> SuspicionTimeout:
     """Deadline key of the suspicion timer of `name`."""
-    return ("suspect", name)
+    return SuspicionTimeout(name)
 
 
 class Membership:
@@ -156,7 +157,7 @@ class Membership:
         rng: random.Random,
         broadcasts: TransmitLimitedQueue,
         awareness: Awareness,
-        deadlines: DeadlineQueue[object],
+        deadlines: DeadlineScheduler[SuspicionTimeout],
         listener: MembershipListener,
     ) -> None:
         self.config = config
@@ -172,6 +173,9 @@ class Membership:
         self.incarnation = 0
         self.left = False
         self.leave_notify: object | None = None
+        self.suspicions_started = 0
+        """Suspicions this node started, and accusations of itself it refuted (metrics)."""
+        self.refutations = 0
 
     # ---- queries --------------------------------------------------------------------------
 
@@ -288,6 +292,7 @@ class Membership:
             started_at=now,
         )
         self.suspicions[s.node] = (suspicion, now)
+        self.suspicions_started += 1
         self.deadlines.schedule(suspect_timer(s.node), suspicion.deadline_at)
 
     def apply_dead(self, now: float, d: Dead) -> None:
@@ -325,6 +330,7 @@ class Membership:
         if accused_incarnation >= inc:  # memberlist skipIncarnation: a wrapping uint32 add
             self.incarnation = inc = (accused_incarnation + 1) & U32
         me.incarnation = inc
+        self.refutations += 1
         self.awareness.apply_delta(1)
         self._broadcast(me.name, me.to_alive())
 
@@ -379,7 +385,7 @@ class Membership:
         self.nodes = kept
         self.rng.shuffle(self.nodes)
 
-    def k_random_nodes(self, k: int, exclude: object) -> list[NodeEntry]:
+    def k_random_nodes(self, k: int, exclude: Callable[[NodeEntry], bool]) -> list[NodeEntry]:
         """memberlist kRandomNodes: up to k distinct entries, at most 3n random draws."""
         nodes = self.nodes
         n = len(nodes)
@@ -389,7 +395,7 @@ class Membership:
             if len(picked) >= k:
                 break
             node = nodes[randrange(n)]
-            if exclude(node) or node in picked:  # type: ignore[operator]
+            if exclude(node) or node in picked:
                 continue
             picked.append(node)
         return picked

@@ -1,7 +1,7 @@
 """Wire message model of memberlist 0.2.2 and serf 0.9.4.
 
 The numbers of both enums ARE the wire format: only ever append to them. Each dataclass
-mirrors one Go struct (reference sections 4.3 and 4.7); the codec maps snake_case fields to
+mirrors one Go struct (memberlist net.go, serf messages.go); the codec maps snake_case fields to
 the Go names. Framing types (compound, compress, encrypt, hasCrc) have no dataclass: they
 are layers the codec adds and strips.
 """
@@ -47,6 +47,19 @@ class SerfMessageType(IntEnum):
     KEY_REQUEST = 7
     KEY_RESPONSE = 8
     RELAY = 9
+
+
+def type_byte(kind: MessageType | SerfMessageType) -> bytes:
+    """`kind` as the single byte that starts its message on the wire.
+
+    The codecs call it once per type at import and keep the result in a module constant, so
+    encoding a message costs no more than prefixing a literal byte.
+    """
+    return bytes((kind,))
+
+
+USER_MSG_PREFIX = type_byte(MessageType.USER)
+"""memberlist's userMsg type byte, in front of every delegate (serf) message we send."""
 
 
 # ---- memberlist ----------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Every message we send carries as many queued broadcasts as fit in `udp_buffer_size`:
 memberlist's own news first, then the delegate's (serf) in the space left, each framed as a
 user message. A packet with extras becomes a compound; then it is LZW-compressed if that
-makes it smaller and CRC-wrapped for peers that check CRCs. Encryption would be the last
-layer, here, when it comes. The driver pulls the datagrams and stream requests after every
+makes it smaller and CRC-wrapped for peers that check CRCs. Encryption, not modelled, would
+be the last layer, here. The driver pulls the datagrams and stream requests after every
 input; a stream's purpose is remembered by token until its result comes back.
 """
 
@@ -17,8 +17,9 @@ from typing import Protocol
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.codec import encode_compound, encode_stream, maybe_compress, wrap_crc
 from gossip.config import GossipConfig
-from gossip.messages import StreamMessage
+from gossip.messages import USER_MSG_PREFIX, StreamMessage
 from gossip.outputs import Datagram, StreamRequest
+from gossip.stream_purposes import StreamPurpose
 from gossip.timing import retransmit_limit
 from gossip.types import Address
 
@@ -26,8 +27,8 @@ COMPOUND_HEADER_OVERHEAD = 2
 """Bytes a compound message adds before its parts (type + count)."""
 COMPOUND_OVERHEAD = 2
 """Bytes each compound part adds (its u16 length)."""
-USER_MSG_OVERHEAD = 1
-"""The 0x08 type byte in front of a delegate message."""
+USER_MSG_OVERHEAD = len(USER_MSG_PREFIX)
+"""The userMsg type byte in front of a delegate message."""
 
 
 class BroadcastSource(Protocol):
@@ -54,7 +55,7 @@ class Outbox:
         """memberlist's n (every table entry), which sets the retransmit limit."""
         self.datagrams: list[Datagram] = []
         self.streams: list[StreamRequest] = []
-        self.purposes: dict[int, tuple[object, ...]] = {}
+        self.purposes: dict[int, StreamPurpose] = {}
         self._tokens = itertools.count(1)
 
     def has_broadcasts(self) -> bool:
@@ -73,7 +74,7 @@ class Outbox:
         avail = limit - sum(len(m) + overhead for m in to_send)
         if avail > overhead + USER_MSG_OVERHEAD and theirs:
             for msg in self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail):
-                to_send.append(b"\x08" + msg)
+                to_send.append(USER_MSG_PREFIX + msg)
         return to_send
 
     def send_msg(self, dst: Address, msg: bytes) -> None:
@@ -93,7 +94,7 @@ class Outbox:
         self.datagrams.append(Datagram(dst, msg))
 
     def open_stream(
-        self, dst: Address, msg: StreamMessage, timeout: float, purpose: tuple[object, ...]
+        self, dst: Address, msg: StreamMessage, timeout: float, purpose: StreamPurpose
     ) -> int:
         """Ask the driver for one stream exchange; its result comes back with the token."""
         token = next(self._tokens)

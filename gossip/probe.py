@@ -22,12 +22,21 @@ from dataclasses import dataclass
 from gossip.awareness import Awareness
 from gossip.codec import decode_stream, encode, encode_compound
 from gossip.config import GossipConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.errors import DecodeError
 from gossip.flyweights import address_of
 from gossip.membership import Membership, NodeEntry
 from gossip.messages import AckResp, IndirectPing, NackResp, Ping, Suspect
 from gossip.outbox import Outbox
+from gossip.stream_purposes import TcpPing
+from gossip.timers import (
+    ProbeEnd,
+    ProbeFallback,
+    ProbeTimeout,
+    ProbeTimer,
+    RelayTimeout,
+    TimerKind,
+)
 from gossip.types import Address, NodeState
 
 
@@ -50,6 +59,11 @@ class _Probe:
     target: NodeEntry
     incarnation: int
     end_at: float
+    timeout_key: ProbeTimeout
+    end_key: ProbeEnd
+    """The probe's deadline keys, built once: every node arms and cancels them each second."""
+    fallback_key: ProbeFallback | None = None
+    """Set once the fallback deadline is armed (the only time it needs cancelling)."""
     expected_nacks: int = 0
     nacks: int = 0
     fallback_pending: bool = False
@@ -76,7 +90,7 @@ class Prober:
         addr_bytes: bytes,
         membership: Membership,
         awareness: Awareness,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[ProbeTimer],
         outbox: Outbox,
         on_decode_error: Callable[[], None],
     ) -> None:
@@ -96,11 +110,14 @@ class Prober:
         self._probe: _Probe | None = None
         self._tick_pending = False
         self._index = 0
+        self.probes_sent = 0
+        """Probes started, and those that ended without an ack (for metrics)."""
+        self.probes_failed = 0
 
     def start(self, first_tick_at: float) -> None:
         if self.config.probe_interval > 0:
             self.tick_at = first_tick_at
-            self.deadlines.schedule(("probe",), first_tick_at)
+            self.deadlines.schedule(TimerKind.PROBE, first_tick_at)
 
     def next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
@@ -108,22 +125,23 @@ class Prober:
 
     # ---- timers ---------------------------------------------------------------------------
 
-    def on_deadline(self, now: float, kind: object, arg: object) -> None:
-        if kind == "probe":
-            self.tick_at = next_tick(self.tick_at, self.config.probe_interval, now)
-            self.deadlines.schedule(("probe",), self.tick_at)
-            if self._probe is not None:
-                self._tick_pending = True
-            else:
-                self._round(now)
-        elif kind == "probe_timeout":
-            self._on_probe_timeout(now, arg)  # type: ignore[arg-type]
-        elif kind == "probe_end":
-            self._on_probe_end(now, arg)  # type: ignore[arg-type]
-        elif kind == "relay":
-            self._on_relay_timeout(arg)  # type: ignore[arg-type]
-        elif kind == "probe_fallback":
-            self._on_fallback_overdue(now, arg)  # type: ignore[arg-type]
+    def on_deadline(self, now: float, key: ProbeTimer) -> None:
+        match key:
+            case TimerKind.PROBE:
+                self.tick_at = next_tick(self.tick_at, self.config.probe_interval, now)
+                self.deadlines.schedule(TimerKind.PROBE, self.tick_at)
+                if self._probe is not None:
+                    self._tick_pending = True
+                else:
+                    self._round(now)
+            case ProbeTimeout(seq):
+                self._on_probe_timeout(now, seq)
+            case ProbeEnd(seq):
+                self._on_probe_end(now, seq)
+            case RelayTimeout(seq):
+                self._on_relay_timeout(seq)
+            case ProbeFallback(seq):
+                self._on_fallback_overdue(now, seq)
 
     def _round(self, now: float) -> None:
         """memberlist probe: the next live node in the (shuffled) round-robin order."""
@@ -146,9 +164,12 @@ class Prober:
     def _probe_node(self, now: float, node: NodeEntry) -> None:
         interval = self.awareness.scale_timeout(self.config.probe_interval)
         seq = self.next_seq()
-        probe = _Probe(seq, node, node.incarnation, now + interval)
+        probe = _Probe(
+            seq, node, node.incarnation, now + interval, ProbeTimeout(seq), ProbeEnd(seq)
+        )
         self._acks[seq] = probe
         self._probe = probe
+        self.probes_sent += 1
         ping = encode(Ping(seq, node.name, self.addr_bytes, self.addr.port, self.name))
         if node.state == NodeState.ALIVE:
             self.outbox.send_msg(node.address, ping)
@@ -156,8 +177,8 @@ class Prober:
             suspect = encode(Suspect(node.incarnation, node.name, self.name))
             compound = encode_compound([ping, suspect])
             self.outbox.raw_send(node.address, compound, crc=node.protocol_max >= 5)
-        self.deadlines.schedule(("probe_timeout", seq), now + self.config.probe_timeout)
-        self.deadlines.schedule(("probe_end", seq), probe.end_at)
+        self.deadlines.schedule(probe.timeout_key, now + self.config.probe_timeout)
+        self.deadlines.schedule(probe.end_key, probe.end_at)
 
     def _on_probe_timeout(self, now: float, seq: int) -> None:
         """No direct ack in time: ask helpers, and try the target over TCP."""
@@ -187,7 +208,7 @@ class Prober:
         if not self.config.disable_tcp_pings and target.protocol_max >= 3:
             ping = Ping(seq, target.name, self.addr_bytes, self.addr.port, self.name)
             timeout = max(0.0, probe.end_at - now)  # a late timer: the deadline may have passed
-            self.outbox.open_stream(target.address, ping, timeout, ("tcp_ping", seq))
+            self.outbox.open_stream(target.address, ping, timeout, TcpPing(seq))
             probe.fallback_pending = True
 
     def _on_probe_end(self, now: float, seq: int) -> None:
@@ -199,8 +220,8 @@ class Prober:
         if not probe.fallback_pending:
             self._finish(now, probe, success=probe.fallback_ok)
         else:  # the driver times the stream out by now; never wait on it forever
-            grace = now + self.config.probe_timeout
-            self.deadlines.schedule(("probe_fallback", seq), grace)
+            probe.fallback_key = ProbeFallback(seq)
+            self.deadlines.schedule(probe.fallback_key, now + self.config.probe_timeout)
 
     def _on_fallback_overdue(self, now: float, seq: int) -> None:
         probe = self._probe
@@ -210,12 +231,15 @@ class Prober:
 
     def _finish(self, now: float, probe: _Probe, *, success: bool) -> None:
         self._acks.pop(probe.seq, None)
-        for kind in ("probe_timeout", "probe_end", "probe_fallback"):
-            self.deadlines.cancel((kind, probe.seq))
+        self.deadlines.cancel(probe.timeout_key)
+        self.deadlines.cancel(probe.end_key)
+        if probe.fallback_key is not None:
+            self.deadlines.cancel(probe.fallback_key)
         self._probe = None
         if success:
             self.awareness.apply_delta(-1)
         else:
+            self.probes_failed += 1
             if probe.expected_nacks > 0:
                 self.awareness.apply_delta(max(0, probe.expected_nacks - probe.nacks))
             else:
@@ -260,7 +284,7 @@ class Prober:
         if isinstance(handler, _Probe):
             self._finish(now, handler, success=True)
         else:
-            self.deadlines.cancel(("relay", ack.seq_no))
+            self.deadlines.cancel(RelayTimeout(ack.seq_no))
             self.outbox.send_msg(handler.requester, encode(AckResp(handler.seq_no)))
 
     def on_nack(self, nack: NackResp) -> None:
@@ -276,7 +300,7 @@ class Prober:
             requester = address_of(req.source_addr, req.source_port)
         seq = self.next_seq()
         self._acks[seq] = _Relay(requester, req.seq_no, req.nack)
-        self.deadlines.schedule(("relay", seq), now + self.config.probe_timeout)
+        self.deadlines.schedule(RelayTimeout(seq), now + self.config.probe_timeout)
         ping = Ping(seq, req.node, self.addr_bytes, self.addr.port, self.name)
         self.outbox.send_msg(target, encode(ping))
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from gossip.codec import decode_stream, encode_stream
 from gossip.config import GossipConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.errors import DecodeError
 from gossip.membership import Membership
 from gossip.messages import Alive, Dead, ErrResp, PushPull, Suspect
 from gossip.outbox import Outbox
 from gossip.protocol import verify_protocol
+from gossip.stream_purposes import JoinPushPull, PeriodicPushPull, StateExchange
+from gossip.timers import TimerKind
 from gossip.timing import push_pull_scale
 from gossip.types import Address, NodeState
 
@@ -54,7 +56,7 @@ class StateSync:
         name: str,
         membership: Membership,
         outbox: Outbox,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[Literal[TimerKind.PUSH_PULL, TimerKind.PUSH_PULL_WAIT]],
         delegate: StateDelegate,
         on_decode_error: Callable[[], None],
     ) -> None:
@@ -83,12 +85,13 @@ class StateSync:
             self.rearm(now)
             return
         state = self.local_state(False)
-        self.outbox.open_stream(peers[0].address, state, self.config.tcp_timeout, ("push_pull",))
+        timeout = self.config.tcp_timeout
+        self.outbox.open_stream(peers[0].address, state, timeout, PeriodicPushPull())
 
     def rearm(self, now: float) -> None:
         n = self.membership.num_nodes()
         at = now + push_pull_scale(self.config.push_pull_interval, n)
-        self.deadlines.schedule(("push_pull",), at)
+        self.deadlines.schedule(TimerKind.PUSH_PULL, at)
 
     def restagger(self, now: float) -> None:
         """Redraw the next push-pull uniformly within one period for the current table size.
@@ -98,9 +101,9 @@ class StateSync:
         """
         if self.config.push_pull_interval <= 0:
             return
-        self.deadlines.cancel(("push_pull_wait",))
+        self.deadlines.cancel(TimerKind.PUSH_PULL_WAIT)
         period = push_pull_scale(self.config.push_pull_interval, self.membership.num_nodes())
-        self.deadlines.schedule(("push_pull",), now + self.membership.rng.random() * period)
+        self.deadlines.schedule(TimerKind.PUSH_PULL, now + self.membership.rng.random() * period)
 
     def merge(self, now: float, remote: PushPull) -> str | None:
         """memberlist mergeRemoteState: version gate, then the table, then serf's state."""
@@ -133,24 +136,24 @@ class StateSync:
         seed = job.seeds[job.index]
         job.index += 1
         self.outbox.open_stream(
-            seed, self.local_state(True), self.config.tcp_timeout, ("join", job)
+            seed, self.local_state(True), self.config.tcp_timeout, JoinPushPull(job)
         )
 
     def on_result(
-        self, now: float, purpose: tuple[object, ...], reply: bytes | None, error: str | None
+        self, now: float, purpose: StateExchange, reply: bytes | None, error: str | None
     ) -> None:
         """A push-pull or join exchange we opened has ended."""
         failure = self._merge_reply(now, reply, error)
-        if purpose[0] == "join":
-            job: JoinJob = purpose[1]  # type: ignore[assignment]
-            seed = job.seeds[job.index - 1]
-            if failure is None:
-                job.joined += 1
-            else:
-                job.errors.append(f"Failed to join {seed.host}: {failure}")
-            self.join(now, job)
-        else:
-            self.rearm(now)
+        match purpose:
+            case JoinPushPull(job):
+                seed = job.seeds[job.index - 1]
+                if failure is None:
+                    job.joined += 1
+                else:
+                    job.errors.append(f"Failed to join {seed.host}: {failure}")
+                self.join(now, job)
+            case PeriodicPushPull():
+                self.rearm(now)
 
     def _merge_reply(self, now: float, reply: bytes | None, error: str | None) -> str | None:
         if reply is None:

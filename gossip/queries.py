@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.config import SerfConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.errors import DecodeError
 from gossip.events import GossipEvent, QueryReceived
 from gossip.lamport import LamportClock
 from gossip.messages import Query, QueryResponse
 from gossip.query_filters import matches_filters
 from gossip.serf_codec import encode_serf
+from gossip.timers import QueryTimeout
 from gossip.types import Address, bytes_to_ip, ip_to_bytes
 from gossip.user_events import QueryRing
 
@@ -88,7 +89,7 @@ class Queries:
         addr: Address,
         clock: LamportClock,
         rng: random.Random,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[QueryTimeout],
         events: deque[GossipEvent],
         queue: TransmitLimitedQueue,
         send: Callable[[Address, bytes], None],
@@ -127,7 +128,8 @@ class Queries:
         """serf Query: gossip a new query and collect for `timeout` seconds; `on_done` then
         gets the PendingQuery. None (nothing sent) below serf protocol 4 or when the encoded
         query exceeds QUERY_SIZE_LIMIT, the two cases where serf's Query returns an error.
-        Only internal queries are sent (no user-query API yet): no filters, no ack request."""
+        Only internal queries are sent (there is no user-query API): no filters, no ack
+        request."""
         if self.config.protocol_version < MIN_PROTOCOL_FOR_QUERIES:
             return None
         query = Query(
@@ -148,7 +150,7 @@ class Queries:
             return None
         pending = PendingQuery(query, now + timeout, on_done)
         self.pending[query.ltime] = pending  # 1-to-1: processing it below moves the clock on
-        self.deadlines.schedule(("query", query.ltime), now + timeout)
+        self.deadlines.schedule(QueryTimeout(query.ltime), now + timeout)
         self.process(now, query)
         self.queue.queue(raw)
         return pending

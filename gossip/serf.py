@@ -9,10 +9,11 @@ not know yet are buffered for `recent_intent_timeout`, because gossip may delive
 the node itself. serf's own broadcasts (intents, user events, queries) ride in the space
 memberlist leaves in each packet.
 
-Status changes follow reference table 2.2 exactly; they live in `serf_members.py`. Failed
-and left members are kept (and reported) until reaped after `reconnect_timeout` /
-`tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about
-once per `reconnect_interval` across the cluster.
+Status changes follow serf.go's handlers exactly (handleNodeJoin, handleNodeLeave,
+handleNodeUpdate, handleNodeJoinIntent, handleNodeLeaveIntent); they live in `serf_members.py`.
+Failed and left members are kept (and reported) until reaped after `reconnect_timeout` /
+`tombstone_timeout`; meanwhile each failed member is retried with a memberlist join about once
+per `reconnect_interval` across the cluster.
 
 The other concepts live in their own modules, wired together here: the intents we send and
 the leave / force-leave steps (`intents.py`), serf's broadcast queues (`serf_broadcasts.py`),
@@ -60,6 +61,14 @@ from gossip.serf_members import MemberTable
 from gossip.serf_push_pull import PushPullState
 from gossip.serf_stats import serf_stats
 from gossip.swim import META_MAX_SIZE, SwimNode
+from gossip.timers import (
+    BroadcastWait,
+    LeavePropagated,
+    PruneMember,
+    QueryTimeout,
+    SerfTimer,
+    TimerKind,
+)
 from gossip.types import Address, Member
 from gossip.user_events import EventRing
 
@@ -109,7 +118,7 @@ class SerfCore:
         self.clock, self.event_clock, self.query_clock = self.clocks
         for clock in self.clocks:
             clock.increment()  # as serf Create: the first usable time is 1
-        self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
+        self.deadlines: DeadlineQueue[SerfTimer] = DeadlineQueue()
         self.queues = SerfBroadcasts(config, self.deadlines)
         self.event_ring = EventRing(self.event_clock, config.event_buffer)
         self._events: deque[GossipEvent] = deque()
@@ -165,9 +174,9 @@ class SerfCore:
             events=self._events,
             swim=self.swim,
         )
-        self.deadlines.schedule(("reap",), now + config.reap_interval)
-        self.deadlines.schedule(("reconnect",), now + config.reconnect_interval)
-        self.deadlines.schedule(("queue_check",), now + config.queue_check_interval)
+        self.deadlines.schedule(TimerKind.REAP, now + config.reap_interval)
+        self.deadlines.schedule(TimerKind.RECONNECT, now + config.reconnect_interval)
+        self.deadlines.schedule(TimerKind.QUEUE_CHECK, now + config.queue_check_interval)
 
     def _restore_clocks(self, member: int, event: int, query: int) -> None:
         """As serf.Create with a snapshot: witness the old times after the first increment.
@@ -352,28 +361,27 @@ class SerfCore:
         self.swim.wake_gossip(now)
         self.queues.settle(now)
 
-    def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
-        kind = key[0]
-        if kind == "reap":
-            self.deadlines.schedule(key, now + self.config.reap_interval)
-            self.table.reap(now)
-        elif kind == "reconnect":
-            self.deadlines.schedule(key, now + self.config.reconnect_interval)
-            self._reconnect(now)
-        elif kind == "queue_check":
-            self.deadlines.schedule(key, now + self.config.queue_check_interval)
-            self.queues.check_depth(len(self.table.states))
-        elif kind == "wait":
-            self.queues.wait_expired(now, key[1])  # type: ignore[arg-type]
-        elif kind == "left":
-            self.state = SerfState.LEFT
-            self._events.append(LeaveCompleted(key[1], None))  # type: ignore[arg-type]
-        elif kind == "prune":
-            member = self.table.states.get(key[1])  # type: ignore[arg-type]
-            if member is not None and member is key[2]:
-                self.table.prune_now(member)
-        elif kind == "query":
-            self.queries.expire(now, key[1])  # type: ignore[arg-type]
+    def _on_deadline(self, now: float, key: SerfTimer) -> None:
+        match key:
+            case TimerKind.REAP:
+                self.deadlines.schedule(key, now + self.config.reap_interval)
+                self.table.reap(now)
+            case TimerKind.RECONNECT:
+                self.deadlines.schedule(key, now + self.config.reconnect_interval)
+                self._reconnect(now)
+            case TimerKind.QUEUE_CHECK:
+                self.deadlines.schedule(key, now + self.config.queue_check_interval)
+                self.queues.check_depth(len(self.table.states))
+            case BroadcastWait(wait_id):
+                self.queues.wait_expired(now, wait_id)
+            case LeavePropagated(token):
+                self.state = SerfState.LEFT
+                self._events.append(LeaveCompleted(token, None))
+            case PruneMember(name, member):
+                if self.table.states.get(name) is member:
+                    self.table.prune_now(member)
+            case QueryTimeout(ltime):
+                self.queries.expire(now, ltime)
 
     def notify_join(self, now: float, node: NodeEntry) -> None:
         self.table.notify_join(now, node)

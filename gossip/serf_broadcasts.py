@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from gossip.broadcasts import TransmitLimitedQueue
 from gossip.config import SerfConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
+from gossip.timers import BroadcastWait
 from gossip.timing import retransmit_limit
 
 OnSent = Callable[[float, str | None], None]
@@ -28,7 +29,7 @@ OnSent = Callable[[float, str | None], None]
 class SerfBroadcasts:
     """The intent, query and event queues of one serf."""
 
-    def __init__(self, config: SerfConfig, deadlines: DeadlineQueue[tuple[object, ...]]) -> None:
+    def __init__(self, config: SerfConfig, deadlines: DeadlineScheduler[BroadcastWait]) -> None:
         self.config = config
         self.deadlines = deadlines
         self.intents = TransmitLimitedQueue()
@@ -57,12 +58,12 @@ class SerfBroadcasts:
         self, now: float, intent: bytes, on_sent: OnSent, timeout_error: str
     ) -> None:
         """Queue an intent and call `on_sent` once it is out, or with `timeout_error` after
-        `broadcast_timeout` (deadline key ("wait", id); pass it to `wait_expired`)."""
+        `broadcast_timeout` (deadline key `BroadcastWait(id)`; pass the id to `wait_expired`)."""
         wait_id = next(self._wait_ids)
         notify = object()
         self._waits[wait_id] = (notify, on_sent, timeout_error)
         self.intents.queue(intent, notify=notify)
-        self.deadlines.schedule(("wait", wait_id), now + self.config.broadcast_timeout)
+        self.deadlines.schedule(BroadcastWait(wait_id), now + self.config.broadcast_timeout)
 
     def settle(self, now: float) -> None:
         """After every input: complete the waits whose intent went out in full."""
@@ -72,7 +73,7 @@ class SerfBroadcasts:
         for wait_id, (notify, on_sent, _) in list(self._waits.items()):
             if any(t is notify for t in finished):
                 del self._waits[wait_id]
-                self.deadlines.cancel(("wait", wait_id))
+                self.deadlines.cancel(BroadcastWait(wait_id))
                 on_sent(now, None)
 
     def wait_expired(self, now: float, wait_id: int) -> None:

@@ -1,4 +1,5 @@
-"""serf 0.9.4's payloads (reference 4.7) and its tag encoding in memberlist Meta (2.10).
+"""serf 0.9.4's payloads (serf messages.go) and its tag encoding in memberlist Meta (serf.go:
+`encodeTags`, `decodeTags`).
 
 A serf message is one type byte then a msgpack struct; it rides inside a memberlist user
 message (0x08), and the push-pull variant is the delegate's user state of a memberlist
@@ -32,6 +33,7 @@ from gossip.messages import (
     UserEvent,
     UserEventRecord,
     UserEvents,
+    type_byte,
 )
 from gossip.types import Member, MemberStatus, ip_to_bytes
 from gossip.wire import (
@@ -52,7 +54,17 @@ from gossip.wire import (
 )
 
 TAG_MAGIC = 0xFF
-"""First byte of a Meta that holds msgpack tags (serf protocol >= 3)."""
+"""serf tagMagicByte: the first byte of a Meta that holds msgpack tags (serf protocol >= 3)."""
+TAG_MAGIC_BYTE = bytes((TAG_MAGIC,))
+"""`TAG_MAGIC` as the prefix `encode_tags` writes."""
+
+_LEAVE = type_byte(SerfMessageType.LEAVE)
+_JOIN = type_byte(SerfMessageType.JOIN)
+_PUSH_PULL = type_byte(SerfMessageType.PUSH_PULL)
+_USER_EVENT = type_byte(SerfMessageType.USER_EVENT)
+_QUERY = type_byte(SerfMessageType.QUERY)
+_QUERY_RESPONSE = type_byte(SerfMessageType.QUERY_RESPONSE)
+_CONFLICT_RESPONSE = type_byte(SerfMessageType.CONFLICT_RESPONSE)
 
 
 # ---- encoding --------------------------------------------------------------------------------
@@ -63,11 +75,11 @@ TAG_MAGIC = 0xFF
 
 
 def _enc_leave(m: LeaveIntent) -> bytes:
-    return b"\x00" + pack({"LTime": m.ltime, "Node": m.node, "Prune": m.prune})
+    return _LEAVE + pack({"LTime": m.ltime, "Node": m.node, "Prune": m.prune})
 
 
 def _enc_join(m: JoinIntent) -> bytes:
-    return b"\x01" + pack({"LTime": m.ltime, "Node": m.node})
+    return _JOIN + pack({"LTime": m.ltime, "Node": m.node})
 
 
 def _enc_user_events(e: UserEvents | None) -> dict[str, object] | None:
@@ -87,12 +99,12 @@ def _enc_push_pull(m: SerfPushPull) -> bytes:
         "QueryLTime": m.query_ltime,
         "StatusLTimes": m.status_ltimes,  # Go's map order is random; ours is the table's
     }
-    return b"\x02" + pack(body)
+    return _PUSH_PULL + pack(body)
 
 
 def _enc_user_event(m: UserEvent) -> bytes:
     body = {"CC": m.cc, "LTime": m.ltime, "Name": m.name, "Payload": m.payload}
-    return b"\x03" + pack(body)
+    return _USER_EVENT + pack(body)
 
 
 def _enc_query(m: Query) -> bytes:
@@ -109,7 +121,7 @@ def _enc_query(m: Query) -> bytes:
         "SourceNode": m.source_node,
         "Timeout": m.timeout_ns,
     }
-    return b"\x04" + pack(body)
+    return _QUERY + pack(body)
 
 
 def _enc_query_response(m: QueryResponse) -> bytes:
@@ -120,7 +132,7 @@ def _enc_query_response(m: QueryResponse) -> bytes:
         "LTime": m.ltime,
         "Payload": m.payload,
     }
-    return b"\x05" + pack(body)
+    return _QUERY_RESPONSE + pack(body)
 
 
 _ENCODERS: dict[type, Callable[[Any], bytes]] = {
@@ -147,7 +159,7 @@ def encode_serf(msg: SerfMessage) -> bytes:
 
 def encode_tags(tags: Mapping[str, str]) -> bytes:
     """memberlist Meta for serf protocol >= 3: 0xFF + msgpack map, keys sorted."""
-    return b"\xff" + pack({k: tags[k] for k in sorted(tags)})
+    return TAG_MAGIC_BYTE + pack({k: tags[k] for k in sorted(tags)})
 
 
 # ---- decoding --------------------------------------------------------------------------------
@@ -243,12 +255,12 @@ def _dec_query_response(m: dict[str, Any]) -> QueryResponse:
 
 
 _DECODERS: dict[int, Callable[[dict[str, Any]], SerfMessage]] = {
-    0: _dec_leave,
-    1: _dec_join,
-    2: _dec_push_pull,
-    3: _dec_user_event,
-    4: _dec_query,
-    5: _dec_query_response,
+    SerfMessageType.LEAVE: _dec_leave,
+    SerfMessageType.JOIN: _dec_join,
+    SerfMessageType.PUSH_PULL: _dec_push_pull,
+    SerfMessageType.USER_EVENT: _dec_user_event,
+    SerfMessageType.QUERY: _dec_query,
+    SerfMessageType.QUERY_RESPONSE: _dec_query_response,
 }
 
 
@@ -293,6 +305,10 @@ class FilterType(IntEnum):
     TAG = 1
 
 
+_NODE_FILTER = bytes((FilterType.NODE,))
+_TAG_FILTER = bytes((FilterType.TAG,))
+
+
 @dataclass(frozen=True, slots=True)
 class NodeFilter:
     """filterNodeType: only the nodes named here process the query."""
@@ -314,8 +330,8 @@ QueryFilter = NodeFilter | TagFilter
 def encode_filter(f: QueryFilter) -> bytes:
     """serf encodeFilter: type byte + msgpack (a name list, or filterTag{Expr, Tag})."""
     if isinstance(f, NodeFilter):
-        return bytes((FilterType.NODE,)) + pack(list(f.names))
-    return bytes((FilterType.TAG,)) + pack({"Expr": f.expr, "Tag": f.tag})
+        return _NODE_FILTER + pack(list(f.names))
+    return _TAG_FILTER + pack({"Expr": f.expr, "Tag": f.tag})
 
 
 def decode_filter(data: bytes) -> QueryFilter:
@@ -373,7 +389,7 @@ def encode_conflict_response(member: Member | None) -> bytes:
             "Status": _STATUS_CODES[member.status],
             "Tags": {k: member.tags[k] for k in sorted(member.tags)},
         }
-    return bytes((SerfMessageType.CONFLICT_RESPONSE,)) + pack(body)
+    return _CONFLICT_RESPONSE + pack(body)
 
 
 def decode_conflict_response(payload: bytes) -> ConflictAnswer:

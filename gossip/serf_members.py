@@ -1,4 +1,5 @@
-"""serf's member table and its status rules (reference table 2.2).
+"""serf's member table and its status rules (serf.go: handleNodeJoin, handleNodeLeave,
+handleNodeUpdate, handleNodeJoinIntent, handleNodeLeaveIntent, handlePrune, handleReap).
 
 Theory of operation. memberlist reports joins, deaths and meta updates; gossip brings
 intents (join, leave) ordered by a Lamport clock. Each member carries the LTime of the last
@@ -16,13 +17,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from gossip.config import SerfConfig
-from gossip.deadlines import DeadlineQueue
+from gossip.deadlines import DeadlineScheduler
 from gossip.events import GossipEvent, MemberEvent, MemberEventType
 from gossip.flyweights import safe_tags_of
 from gossip.lamport import LamportClock
 from gossip.member_state import MemberState
 from gossip.membership import NodeEntry
 from gossip.messages import JoinIntent, LeaveIntent, SerfMessageType
+from gossip.timers import PruneMember
 from gossip.types import MemberStatus
 
 
@@ -35,7 +37,7 @@ class MemberTable:
         *,
         name: str,
         clock: LamportClock,
-        deadlines: DeadlineQueue[tuple[object, ...]],
+        deadlines: DeadlineScheduler[PruneMember],
         events: deque[GossipEvent],
     ) -> None:
         self.config = config
@@ -117,7 +119,7 @@ class MemberTable:
         """serf handlePrune: a leaving member lingers BroadcastTimeout + LeavePropagateDelay."""
         if member.status is MemberStatus.LEAVING:
             delay = self.config.broadcast_timeout + self.config.leave_propagate_delay
-            self.deadlines.schedule(("prune", member.name, member), now + delay)
+            self.deadlines.schedule(PruneMember(member.name, member), now + delay)
         else:
             self.prune_now(member)
 

@@ -1,5 +1,5 @@
 """serf's part of a memberlist push-pull: the user state it sends and how it merges a peer's
-(serf delegate.go: LocalState, MergeRemoteState; reference 4.7).
+(serf delegate.go: LocalState, MergeRemoteState; messages.go: `messagePushPull`).
 
 Theory of operation. Gossip may lose an intent or an event; push-pull repairs that. Our state
 lists the three Lamport times, every member's status LTime, the names of left members and the

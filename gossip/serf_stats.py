@@ -1,4 +1,4 @@
-"""serf Stats() (serf.go: Stats; reference 2.11): what `serf info` and Nomad's
+"""serf Stats() (serf.go: Stats): what `serf info` and Nomad's
 `/v1/agent/self` print under "serf", every value a decimal string.
 """
 

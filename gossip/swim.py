@@ -29,6 +29,7 @@ from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
 from gossip.membership import U32, Membership, MembershipListener, NodeEntry
 from gossip.messages import (
+    USER_MSG_PREFIX,
     AckResp,
     Alive,
     Dead,
@@ -44,6 +45,16 @@ from gossip.outbox import COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD, Broadcast
 from gossip.outputs import Datagram, StreamRequest
 from gossip.probe import Prober, next_tick
 from gossip.push_pull import JoinJob, StateDelegate, StateSync
+from gossip.stream_purposes import JoinPushPull, PeriodicPushPull, TcpPing
+from gossip.timers import (
+    ProbeEnd,
+    ProbeFallback,
+    ProbeTimeout,
+    RelayTimeout,
+    SuspicionTimeout,
+    SwimTimer,
+    TimerKind,
+)
 from gossip.types import Address, NodeState, Versions, ip_to_bytes
 
 __all__ = ["META_MAX_SIZE", "SwimDelegate", "SwimNode", "next_tick"]
@@ -95,7 +106,7 @@ class SwimNode:
         self.rng = rng
         self.delegate = delegate
         self.now = now
-        self.deadlines: DeadlineQueue[tuple[object, ...]] = DeadlineQueue()
+        self.deadlines: DeadlineQueue[SwimTimer] = DeadlineQueue()
         self.broadcasts = TransmitLimitedQueue()
         self.awareness = Awareness(config.awareness_max_multiplier)
         self.membership = Membership(
@@ -104,7 +115,7 @@ class SwimNode:
             rng=rng,
             broadcasts=self.broadcasts,
             awareness=self.awareness,
-            deadlines=self.deadlines,  # type: ignore[arg-type]
+            deadlines=self.deadlines,
             listener=delegate,
         )
         self.outbox = Outbox(config, self.broadcasts, delegate, self.membership.num_nodes)
@@ -164,7 +175,7 @@ class SwimNode:
         self._gossip_phase = now + cfg.gossip_interval
         if cfg.push_pull_interval > 0:
             stagger = self.rng.random() * cfg.push_pull_interval
-            self.deadlines.schedule(("push_pull_wait",), now + stagger)
+            self.deadlines.schedule(TimerKind.PUSH_PULL_WAIT, now + stagger)
 
     def _count_decode_error(self) -> None:
         self.decode_errors += 1
@@ -205,21 +216,21 @@ class SwimNode:
     def _running(self) -> bool:
         return not self.shut_down
 
-    def _on_deadline(self, now: float, key: tuple[object, ...]) -> None:
-        kind = key[0]
-        if kind == "gossip":
-            self._gossip_armed = False
-            self._gossip(now)
-        elif kind == "push_pull_wait":
-            self.sync.rearm(now)
-        elif kind == "push_pull":
-            self.sync.tick(now)
-        elif kind == "suspect":
-            self.membership.suspicion_expired(now, key[1])  # type: ignore[arg-type]
-        elif kind == "leave":
-            self._finish_leave(now, "timeout waiting for leave broadcast")
-        else:
-            self.prober.on_deadline(now, kind, key[1] if len(key) > 1 else None)
+    def _on_deadline(self, now: float, key: SwimTimer) -> None:
+        match key:  # the busiest timers first: a simulator fires millions of these
+            case TimerKind.GOSSIP:
+                self._gossip_armed = False
+                self._gossip(now)
+            case TimerKind.PROBE | ProbeTimeout() | ProbeEnd() | ProbeFallback() | RelayTimeout():
+                self.prober.on_deadline(now, key)
+            case SuspicionTimeout(node):
+                self.membership.suspicion_expired(now, node)
+            case TimerKind.PUSH_PULL:
+                self.sync.tick(now)
+            case TimerKind.PUSH_PULL_WAIT:
+                self.sync.rearm(now)
+            case TimerKind.LEAVE:
+                self._finish_leave(now, "timeout waiting for leave broadcast")
 
     def _after_input(self, now: float) -> None:
         finished = self.broadcasts.take_finished()
@@ -241,7 +252,7 @@ class SwimNode:
             return
         self._gossip_armed = True
         self.deadlines.schedule(
-            ("gossip",), next_tick(self._gossip_phase, cfg.gossip_interval, now)
+            TimerKind.GOSSIP, next_tick(self._gossip_phase, cfg.gossip_interval, now)
         )
 
     # ---- serving packets ----------------------------------------------------------------------
@@ -334,10 +345,11 @@ class SwimNode:
         purpose = self.outbox.purposes.pop(token, None)
         if purpose is None or self.shut_down:
             return
-        if purpose[0] == "tcp_ping":
-            self.prober.on_tcp_ping_result(now, purpose[1], reply)  # type: ignore[arg-type]
-        else:
-            self.sync.on_result(now, purpose, reply, error)
+        match purpose:
+            case TcpPing(seq):
+                self.prober.on_tcp_ping_result(now, seq, reply)
+            case PeriodicPushPull() | JoinPushPull():
+                self.sync.on_result(now, purpose, reply, error)
         self._after_input(now)
 
     def handle_stream(self, now: float, src: Address, data: bytes) -> bytes | None:
@@ -365,7 +377,7 @@ class SwimNode:
     def send_user(self, dst: Address, payload: bytes) -> None:
         """Send one delegate message straight to `dst` (memberlist SendTo / SendBestEffort)."""
         if not self.shut_down:
-            self.outbox.raw_send(dst, b"\x08" + payload, crc=False)
+            self.outbox.raw_send(dst, USER_MSG_PREFIX + payload, crc=False)
 
     # ---- leave and meta ---------------------------------------------------------------------
 
@@ -387,7 +399,7 @@ class SwimNode:
             on_done(now, None)
             return
         self._leave = (token, on_done)
-        self.deadlines.schedule(("leave",), now + timeout)
+        self.deadlines.schedule(TimerKind.LEAVE, now + timeout)
         self._after_input(now)
 
     def _finish_leave(self, now: float, error: str | None) -> None:
@@ -395,7 +407,7 @@ class SwimNode:
             return
         _, on_done = self._leave
         self._leave = None
-        self.deadlines.cancel(("leave",))
+        self.deadlines.cancel(TimerKind.LEAVE)
         on_done(now, error)
 
     def update_meta(self, now: float) -> None:

@@ -30,9 +30,13 @@ def ip_to_bytes(host: str) -> bytes:
     return ipaddress.ip_address(host).packed
 
 
+IPV4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+"""The first 12 bytes of an IPv4 address in IPv6 form (::ffff:a.b.c.d), as Go may send it."""
+
+
 def bytes_to_ip(raw: bytes) -> str:
     """Unpack 4 or 16 IP bytes; raises ValueError on any other length."""
-    if len(raw) == 16 and raw[:12] == b"\x00" * 10 + b"\xff\xff":
+    if len(raw) == 16 and raw[:12] == IPV4_MAPPED_PREFIX:
         raw = raw[12:]  # an IPv4-mapped address, as Go may send
     return str(ipaddress.ip_address(raw))
 
@@ -56,7 +60,8 @@ class MemberStatus(StrEnum):
     FAILED = "failed"
 
 
-# memberlist and serf protocol ranges (reference section 3).
+# memberlist and serf protocol ranges (memberlist net.go and serf serf.go:
+# ProtocolVersionMin, ProtocolVersionMax).
 MEMBERLIST_PROTOCOL_MIN = 1
 MEMBERLIST_PROTOCOL_MAX = 5
 SERF_PROTOCOL_MIN = 2
@@ -88,7 +93,8 @@ class Versions:
 
     @classmethod
     def from_vsn(cls, vsn: bytes) -> Versions:
-        """Read a 6-byte Vsn; shorter ones are refused (they crash Go peers, reference 4.10)."""
+        """Read a 6-byte Vsn; shorter ones are refused (they crash Go peers, see
+        `wire.VSN_MIN_BYTES`)."""
         if len(vsn) < 6:
             raise ValueError(f"Vsn must have 6 bytes, got {len(vsn)}")
         return cls(vsn[0], vsn[1], vsn[2], vsn[3], vsn[4], vsn[5])

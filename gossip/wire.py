@@ -1,4 +1,5 @@
-"""Go's msgpack flavour (reference 4.1) and the typed field readers both codecs share.
+"""Go's msgpack flavour (memberlist util.go: `encode`, `decode`) and the typed field readers
+both codecs share.
 
 memberlist and serf encode with go-msgpack's zero-value `MsgpackHandle`: the old spec, where
 strings and byte slices are both "raw" (the str family, never str8 or bin). msgpack-python
@@ -19,7 +20,8 @@ raise `DecodeError` and nothing else, so the codecs above stay total.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import msgpack
 
@@ -32,16 +34,28 @@ U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
 VSN_MIN_BYTES = 6
-"""A non-empty Vsn shorter than this crashes Go peers (reference 4.10): refused both ways."""
+"""A non-empty Vsn shorter than this crashes Go peers (memberlist state.go `aliveNode` reads
+`Vsn[0..5]` whenever Vsn is non-empty): refused both ways."""
 
 # One Packer for the process: reusing it halves the cost of `packb`. `pack` runs in C without
 # calling back into Python (no `default` hook) and resets its buffer even on error, so it is
 # safe to share under the GIL.
 _PACKER = msgpack.Packer(use_bin_type=False)
-pack = _PACKER.pack
+pack: Callable[[object], bytes] = _PACKER.pack
+"""One value as msgpack bytes (msgpack ships no types: with autoreset, `Packer.pack` returns
+the bytes it wrote)."""
 
 UNPACK_OPTIONS: dict[str, Any] = {"raw": False, "unicode_errors": "surrogateescape"}
 """How every decoder reads msgpack; `Unpacker(**UNPACK_OPTIONS)` for incremental parsing."""
+
+
+class StreamUnpacker(Protocol):
+    """The part of `msgpack.Unpacker` the stream parser uses, typed (msgpack has no stubs)."""
+
+    def feed(self, data: bytes | memoryview) -> None: ...
+    def unpack(self) -> Any: ...
+    def skip(self) -> None: ...
+    def tell(self) -> int: ...
 
 
 def unpack(data: bytes | memoryview) -> Any:
@@ -127,7 +141,7 @@ def optional_raw(value: object) -> bytes | None:
 
 
 def vsn(value: object) -> bytes:
-    """The 6 version bytes; empty means "not set", 1..5 bytes is refused (reference 4.10)."""
+    """The 6 version bytes; empty means "not set", 1..5 bytes is refused (`VSN_MIN_BYTES`)."""
     out = raw(value)
     if 0 < len(out) < VSN_MIN_BYTES:
         raise DecodeError(f"Vsn has {len(out)} bytes, needs {VSN_MIN_BYTES}")

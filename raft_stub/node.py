@@ -463,7 +463,7 @@ class RaftStub:
             self._send_append(lead, src)  # the next batch at once
 
     def _advance_commit(self) -> None:
-        """Commit what a majority holds, if it is from our term (raft 5.4.2)."""
+        """Commit what a majority holds, if it is from our term (Raft paper, section 5.4.2)."""
         if self._leadership is not None:
             index = self._leadership.quorum_index(self._voters(), self.log.last_index)
             if index > self.commit_index and self.log.term_at(index) == self.term:

@@ -46,7 +46,8 @@ class RaftSnapshot:
 
 
 def stats_block(snap: RaftSnapshot) -> dict[str, str]:
-    """hashicorp/raft Stats(): the key set Nomad reports from 0.5.5 to now (reference 3)."""
+    """hashicorp/raft Stats() (api.go): the key set Nomad reports from 0.5.5 to now (its
+    Server.Stats puts it under "raft")."""
     voters = [s for s in snap.configuration if s.suffrage == "Voter"]
     is_voter = any(s.id == snap.self_id for s in voters)
     num_peers = len(voters) - 1 if is_voter else 0

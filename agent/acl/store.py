@@ -106,6 +106,10 @@ class Grants:
             return self.agent == WRITE
         if capability is Capability.NODE_READ:
             return self.node in (READ, WRITE)
+        if capability is Capability.OPERATOR_READ:
+            return self.operator in (READ, WRITE)
+        if capability is Capability.OPERATOR_WRITE:
+            return self.operator == WRITE
         return False
 
 

@@ -1,7 +1,8 @@
 """`create_app(agent)`: the FastAPI application for one agent. Nothing is built at import.
 
-Routing is exact, as Go's ServeMux: no trailing-slash redirects, an unknown path is a 404
-with an empty body. `/docs` and `/openapi.json` describe the API.
+Routing is exact, as Go's ServeMux: no trailing-slash redirects, an unknown path is Go's
+`404 page not found` in text/plain. `/docs` and `/openapi.json` describe the API. Every
+answer is counted by route and status for `/v1/metrics` (agent.api.request_counting).
 
 The app is an `AgentApp`: FastAPI with a pure-ASGI fast path (agent.api.fast) in front, which
 answers the successful GETs of `/v1/agent/members` and `/v1/agent/self` without FastAPI's
@@ -18,8 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.agent_api import AgentAPI
 from agent.api.errors import install_error_handlers
 from agent.api.fast import FastPath
+from agent.api.request_counting import count_requests
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
+from agent.api.routes import fault as fault_routes
+from agent.api.routes import metrics as metrics_routes
+from agent.api.routes import monitor as monitor_routes
+from agent.api.routes import nodes as node_routes
+from agent.api.routes import operator as operator_routes
+from agent.api.routes import status as status_routes
 from agent.api.views import AgentViews
 from agent.version import NOMAD_VERSION
 
@@ -55,10 +63,18 @@ class AgentApp(FastAPI):
     fast_path: FastPath | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fast = self.fast_path
-        if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+
+        async def serve(counted_send: Send) -> bool:
+            fast = self.fast_path
+            if fast is not None and await fast.answer(scope, counted_send):
+                return True
+            await FastAPI.__call__(self, scope, receive, counted_send)
+            return False
+
+        await count_requests(self.state.agent, scope, send, serve)
 
 
 def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
@@ -77,6 +93,14 @@ def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
     app.state.views = views  # members/self bodies, shared with the fast path
     app.include_router(agent_routes.build_router())
     app.include_router(acl_routes.build_router())
+    app.include_router(status_routes.build_router())
+    app.include_router(operator_routes.build_router())
+    app.include_router(node_routes.build_router())
+    app.include_router(metrics_routes.build_router())
+    app.include_router(monitor_routes.build_router())
+    app.state.metrics_registry = metrics_routes.registry_for(agent)
+    if agent.faults is not None:  # without -enable-fault-injection the paths are unknown: 404
+        app.include_router(fault_routes.build_router())
     install_error_handlers(app)
     headers = dict(agent.response_headers)
     app.add_middleware(ResponseHeadersMiddleware, headers=headers)

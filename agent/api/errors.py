@@ -2,7 +2,8 @@
 
 - `AgentError` and subclasses (agent.errors): their status, body = message (Nomad's `wrap`);
 - a method a route does not take: 405 `Invalid method` (no `Allow` header, like Nomad);
-- an unknown path: 404 with an empty body (Nomad 0.11+; 0.7 redirected to a UI we lack);
+- an unknown path: 404 `404 page not found` in text/plain, as Go's ServeMux answers a path
+  no handler matches (Nomad 0.7 without its UI; 0.11+ sends the 404 with no body);
 - a query parameter FastAPI could not convert: 400 naming it (never a 500);
 - anything else is a bug: logged with its traceback, answered 500 with a one-line body.
 """
@@ -21,6 +22,9 @@ from agent.errors import INVALID_METHOD, AgentError
 
 log = logging.getLogger("gossip_agent.http")
 
+NOT_FOUND_BODY = "404 page not found\n"
+"""Go's http.NotFound body (net/http `Error`: the text plus a newline)."""
+
 
 def plain(message: str, status: int) -> Response:
     return PlainTextResponse(message, status_code=status)
@@ -36,7 +40,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return plain(INVALID_METHOD, 405)
     if exc.status_code == 404:
-        return Response(status_code=404)
+        response = plain(NOT_FOUND_BODY, 404)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
     return plain(str(exc.detail), exc.status_code)
 
 

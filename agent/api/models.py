@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.agent_api import (
+    Fault,
     HealthReport,
     JoinResult,
     MemberInfo,
@@ -110,3 +111,23 @@ class HealthResponse(_Model):
             for name, check in report.checks.items()
         }
         return cls(**halves)
+
+
+class FaultResponse(_Model):
+    """One injected fault, as `/v1/agent/fault` lists it (ours: Nomad has no such endpoint)."""
+
+    kind: str = Field(alias="Kind", description="drop or delay")
+    peer: str = Field(alias="Peer", description="`ip` (every port) or `ip:port`")
+    direction: str = Field(alias="Direction", description="in, out or both, seen from this agent")
+    rate: float = Field(alias="Rate", description="fraction of matching traffic affected, 0-1")
+    delay_ms: float = Field(alias="DelayMs", description="how long a delay holds traffic back")
+
+    @classmethod
+    def from_fault(cls, fault: Fault) -> FaultResponse:
+        return cls(
+            Kind=fault.kind.value,
+            Peer=str(fault.peer),
+            Direction=fault.direction.value,
+            Rate=fault.rate,
+            DelayMs=fault.delay_ms,
+        )

@@ -1,12 +1,15 @@
 """`gossip-agent cluster [-data-dir DIR] [-log-dir DIR]`: docker-compose.yml without Docker.
 
-Starts the five agents of `agent.processes.topology` (3 servers, 2 clients) as child processes on
-127.0.0.11-15, each with Nomad's ports and the compose file's flags (`process_argv`), prints
-where each one listens and a few things to try, writes each agent's output to
-`<log-dir>/<name>.log`, and reports when all five are healthy. On SIGINT (Ctrl-C), SIGTERM
-or SIGHUP it stops them all: SIGTERM, up to 10 s of grace (a second signal cuts it short),
-then SIGKILL; exit status 0. An agent that dies later (say `kill -9` to play a crash) is
-reported and the rest keep running; one that dies while starting stops the lot, status 1.
+Starts the five agents of `agent.processes.topology` (3 servers, 2 clients) as child
+processes on 127.0.0.11-15, each with Nomad's ports and the compose file's flags
+(`process_argv`), prints where each one listens and a few things to try, writes each agent's
+output to `<log-dir>/<name>.log`, and reports when all five are healthy. While it waits (for
+HTTP, a raft leader, the clients' registration) a terminal shows a live line of what is
+still awaited (`wait_progress.py`); elsewhere only the milestones are printed, one line
+each. On SIGINT (Ctrl-C), SIGTERM or SIGHUP it stops them all: SIGTERM, up to 10 s of grace
+(a second signal cuts it short), then SIGKILL; exit status 0. An agent that dies later (say
+`kill -9` to play a crash) is reported and the rest keep running; one that dies while
+starting stops the lot, status 1.
 
 The children run in their own process group, so Ctrl-C reaches only this command, which
 stops them in order; on Linux they also get SIGTERM if this command itself is killed.
@@ -15,6 +18,7 @@ stops them in order; on Linux they also get SIGTERM if this command itself is ki
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import signal
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from agent.cli.wait_progress import WaitDisplay, display_for
 from agent.processes.supervisor import (
     RPC_PORT,
     SERF_PORT,
@@ -117,6 +122,8 @@ class Watched:
     http_up: bool = False
     healthy: bool = False
     health_note: str = ""
+    registered: bool = False
+    """A client the leader has granted a heartbeat TTL (it is in the node table)."""
 
 
 class Cluster:
@@ -132,9 +139,60 @@ class Cluster:
             Watched(self.supervisor.add(spec), topology.role)
             for spec, topology in zip(loopback_specs(data_dir), AGENTS, strict=True)
         ]
+        self.display: WaitDisplay = display_for(out)
+        self.leader = ""
+        """The raft leader's RPC address once a server names one."""
 
     def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        self.display.say(text)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _self_stats(self, child: Watched) -> dict[str, dict[str, str]]:
+        answer = child.agent.get("/v1/agent/self", timeout=1.0)
+        if answer is None or not answer.ok:
+            return {}
+        try:
+            stats = json.loads(answer.body).get("stats", {})
+        except (ValueError, AttributeError):
+            return {}
+        return stats if isinstance(stats, dict) else {}
+
+    def observe_milestones(self) -> None:
+        """Report, once each, the raft leader and every client's registration."""
+        if not self.leader:
+            for child in self.children:
+                if child.role == "server" and child.agent.running:
+                    leader = self._self_stats(child).get("nomad", {}).get("leader_addr", "")
+                    if leader:
+                        self.leader = leader
+                        self.say(f"==> raft leader elected: {leader} ({self.elapsed():.1f} s)")
+                        break
+        for child in self.children:
+            if child.role == "client" and not child.registered and child.agent.running:
+                ttl = self._self_stats(child).get("client", {}).get("heartbeat_ttl", "")
+                if ttl and ttl != "0s":
+                    child.registered = True
+                    self.say(
+                        f"==> {child.agent.name} registered with the servers "
+                        f"(heartbeat TTL {ttl}; {self.elapsed():.1f} s)"
+                    )
+
+    def awaited(self) -> str:
+        """What the cluster still lacks, for the live line."""
+        missing = [] if self.leader else ["a raft leader"]
+        missing += [
+            f"{c.agent.name} to register"
+            for c in self.children
+            if c.role == "client" and not c.registered
+        ]
+        missing += [
+            f"{c.agent.name} healthy ({c.health_note or 'no answer'})"
+            for c in self.children
+            if c.role == "server" and not c.healthy and self.leader
+        ]
+        return ", ".join(missing) or "the last health checks"
 
     # ---- phases ---------------------------------------------------------------------------
 
@@ -196,6 +254,11 @@ class Cluster:
                     child.http_up = child.agent.health(timeout=1.0) is not None
             if all(c.http_up for c in self.children):
                 return True
+            answering = sum(c.http_up for c in self.children)
+            self.display.update(
+                f"starting: {answering}/{len(self.children)} agents answer HTTP "
+                f"({self.elapsed():.0f} s)"
+            )
             if not warned and time.monotonic() > deadline:
                 late = ", ".join(c.agent.name for c in self.children if not c.http_up)
                 self.say(f"==> still no HTTP answer from {late}; see their logs")
@@ -205,7 +268,7 @@ class Cluster:
 
     def supervise(self) -> int:
         """Report health once and exits as they happen, until a signal; 1 if all died."""
-        all_healthy = slow_reported = False
+        all_healthy = settled = slow_reported = False
         while not self.signals:
             for child in self.children:
                 if not child.reported and not child.agent.running:
@@ -225,6 +288,9 @@ class Cluster:
                         answer = child.agent.health(timeout=1.0)
                         child.healthy = answer is not None and answer.ok
                         child.health_note = " ".join(answer.body.split())[:120] if answer else ""
+            if not settled:
+                self.observe_milestones()
+            if not all_healthy:
                 if all(c.healthy for c in self.children):
                     all_healthy = True
                     self.say(
@@ -236,11 +302,20 @@ class Cluster:
                     for child in self.children:
                         if not child.healthy:
                             self.say(f"==> {child.agent.name} not healthy yet: {child.health_note}")
-            time.sleep(POLL if all_healthy else 0.5)
+            if not settled:
+                registered = all(c.registered for c in self.children if c.role == "client")
+                if all_healthy and registered and self.leader:
+                    settled = True  # the long wait is over: the live line goes
+                    self.display.close()
+                else:
+                    self.display.update(f"waiting for {self.awaited()} ({self.elapsed():.0f} s)")
+            time.sleep(POLL if settled else 0.5)
+        self.display.close()
         return 0
 
     def stop(self) -> None:
         """SIGTERM the agents, wait up to STOP_GRACE (less on another signal), SIGKILL."""
+        self.display.close()
         patience = min(len(self.signals), 1)  # the signal that asked for this stop, if any
         stopped = self.supervisor.stop(
             signal.SIGTERM, STOP_GRACE, abandon=lambda: len(self.signals) > patience

@@ -3,7 +3,8 @@
 Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
 -region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
 -acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin
--servers A,B, and ours: -http-port -rpc-port -serf-port -gossip-profile wan|lan|local.
+-servers A,B, -log-json, and ours: -http-port -rpc-port -serf-port
+-gossip-profile wan|lan|local -enable-fault-injection.
 
 The CLI owns the agent's lifecycle (not the ASGI lifespan): it binds the listeners, starts
 the agent and uvicorn in one event loop, prints where everything listens, and on SIGINT or
@@ -34,11 +35,20 @@ from agent.errors import AgentError
 from agent.launch.http_server import EmbeddedServer
 from agent.launch.real import ListenError, bind_http, start_agent
 from agent.state.data_dir import DataDirError
+from agent.telemetry.log_format import LogFormat, formatter_for
 from agent.version import NOMAD_VERSION
 from gocompat import parse_go_bool
 
 PROG = "gossip-agent"
 log = logging.getLogger("gossip_agent")
+NOMAD_COMMAND_WORDS = frozenset({"server", "agent-info", "node", "operator", "monitor", "status"})
+"""First words of Nomad's CLI commands (agent/cli/nomad_commands), kept here so `agent` and
+`cluster` start without importing them; tests/unit/cli/test_dispatch.py checks the list."""
+NOMAD_COMMANDS_HELP = (
+    f"{PROG} server members|join|force-leave, agent-info, node status, operator raft "
+    "list-peers|remove-peer, monitor, status leader: Nomad's CLI, over HTTP, so against "
+    "a real Nomad too (-address, -region, -token, -json; -help on each)"
+)
 
 
 class CliError(Exception):
@@ -64,7 +74,12 @@ _go_bool.__name__ = "boolean"  # argparse names the type in its error message
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, allow_abbrev=False, description="A Nomad-style gossip agent.")
+    parser = _Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="A Nomad-style gossip agent.",
+        epilog=NOMAD_COMMANDS_HELP,
+    )
     commands = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     agent = commands.add_parser("agent", help="run an agent", allow_abbrev=False)
 
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag("acl-enabled", help="enforce ACLs (bootstrap with POST /v1/acl/bootstrap)", **boolean)
     flag("config", action="append", metavar="FILE", help="JSON config file or directory")
     flag("log-level", metavar="LEVEL", help="TRACE, DEBUG, INFO, WARN or ERR")
+    flag("log-json", help="write each log line as one JSON object", **boolean)
     flag("http-port", type=int, metavar="PORT", help="HTTP API port (default 4646)")
     flag("rpc-port", type=int, metavar="PORT", help="RPC port (default 4647)")
     flag("serf-port", type=int, metavar="PORT", help="gossip port, UDP+TCP (default 4648)")
@@ -94,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     flag("retry-max", type=int, metavar="N", help="server: retries before exiting, 0: forever")
     flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
     flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
+    flag(
+        "enable-fault-injection",
+        help="serve /v1/agent/fault: drop and delay this agent's serf and RPC traffic",
+        **boolean,
+    )
     return parser
 
 
@@ -128,6 +149,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         (("server", "retry_max"), args.retry_max),
         (("server", "rejoin_after_leave"), args.rejoin),
         (("client", "servers"), _split_list(args.servers)),
+        (("enable_fault_injection",), args.enable_fault_injection),
     ]
     out: dict[str, Any] = {}
     for path, value in pairs:
@@ -159,31 +181,33 @@ def load_settings(argv: Sequence[str]) -> Settings:
 
 # ---- logging ------------------------------------------------------------------------------
 
-_GO_LEVELS = {"WARNING": "WARN", "ERROR": "ERR", "CRITICAL": "ERR"}
+
+def log_format_of(argv: Sequence[str]) -> LogFormat:
+    """`-log-json` among the `agent` flags (a flag only: Settings has no key for it).
+
+    Raises:
+        CliError: bad flag.
+    """
+    args = build_parser().parse_args(["agent", *argv])
+    return LogFormat.JSON if args.log_json else LogFormat.TEXT
 
 
-class _NomadFormatter(logging.Formatter):
-    """`    2017/03/14 12:00:00 [INFO] agent: message`, roughly as Nomad's logger writes."""
+def configure_logging(level: str, fmt: LogFormat = LogFormat.TEXT) -> None:
+    """stderr at `level`, in Nomad's text lines or one JSON object per line.
 
-    def format(self, record: logging.LogRecord) -> str:
-        record.levelname = _GO_LEVELS.get(record.levelname, record.levelname)
-        return super().format(record)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _NomadFormatter(
-            "    %(asctime)s [%(levelname)s] %(name)s: %(message)s", "%Y/%m/%d %H:%M:%S"
-        )
+    The level filters on the handler as well as the root logger, so a `/v1/agent/monitor`
+    asking for more detail (it lowers the agent's logger while attached) never adds lines
+    to stderr.
+    """
+    numeric = {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "ERR": logging.ERROR}.get(
+        level, getattr(logging, level, logging.INFO)
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter_for(fmt))
+    handler.setLevel(numeric)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(
-        {"TRACE": logging.DEBUG, "WARN": logging.WARNING, "ERR": logging.ERROR}.get(
-            level, getattr(logging, level, logging.INFO)
-        )
-    )
+    root.setLevel(numeric)
 
 
 # ---- running --------------------------------------------------------------------------------
@@ -211,9 +235,10 @@ def banner(settings: Settings, listeners: Listeners) -> str:
     return "\n".join(lines)
 
 
-async def run_agent(settings: Settings) -> int:
+async def run_agent(settings: Settings, log_format: LogFormat = LogFormat.TEXT) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 1 if a listener cannot be bound or the
-    agent gives up on its own (every `retry_max` join attempt failed)."""
+    agent gives up on its own (every `retry_max` join attempt failed). `log_format` is how
+    `/v1/agent/monitor` streams lines (stderr is set up by `configure_logging`)."""
     loop = asyncio.get_running_loop()
     signals: asyncio.Queue[int] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -227,6 +252,7 @@ async def run_agent(settings: Settings) -> int:
     except (ListenError, DataDirError, AgentError) as exc:
         http_sock.close()
         raise CliError(str(exc)) from None
+    agent.log_format = log_format
     listeners = agent.listeners
     server = EmbeddedServer(
         uvicorn.Config(
@@ -250,6 +276,9 @@ async def run_agent(settings: Settings) -> int:
     failing.cancel()
     server.stop()
     await serving
+    log.info("agent: requesting shutdown")
+    if agent.is_server:
+        log.info("nomad: shutting down server")
     await agent.shutdown()
     http_sock.close()
     log.info("agent: shutdown complete")
@@ -287,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=stream,
             )
             return 0 if argv else 1
+        if argv[0] in NOMAD_COMMAND_WORDS:  # Nomad's CLI: HTTP only, no agent in this process
+            from agent.cli.nomad_commands import run as run_nomad_command
+
+            return run_nomad_command(argv)
         if argv[0] == "cluster":
             from agent.cli.cluster_command import (
                 main as cluster_main,  # spawns agents; no asyncio here
@@ -296,8 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[0] != "agent":
             raise CliError(f"unknown command {argv[0]!r}; try: {PROG} agent -dev")
         settings = load_settings(argv[1:])
-        configure_logging(settings.log_level)
-        return asyncio.run(run_agent(settings))
+        log_format = log_format_of(argv[1:])
+        configure_logging(settings.log_level, log_format)
+        return asyncio.run(run_agent(settings, log_format))
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

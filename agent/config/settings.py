@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     leave_on_terminate: bool = False
     http_api_response_headers: dict[str, str] = Field(default_factory=dict)
     dev_mode: bool = False
+    enable_fault_injection: bool = False
+    """Serve `/v1/agent/fault*`, which drop and delay this agent's serf and RPC traffic.
+    Ours, for tests; never on by default, not even with `-dev`."""
     gossip_profile: Literal["wan", "lan", "local"] = "wan"
     """memberlist timing preset; Nomad servers run `wan`."""
 

@@ -21,17 +21,18 @@ import random
 from collections.abc import Coroutine, Hashable, Sequence
 from typing import Any
 
-from agent.agent_api import HealthCheck, JoinResult, MemberInfo
+from agent.agent_api import HealthCheck, JoinResult, MemberInfo, RaftServerInfo
 from agent.config.listeners import Listeners
 from agent.config.settings import Settings
 from agent.errors import AgentError
-from agent.rpc.server_rpc import ServerPeer, ServerRpc
+from agent.rpc.server_rpc import NO_LEADER, ServerPeer, ServerRpc
 from agent.runtime.clock import Clock
 from agent.runtime.gossip_driver import Runtime
 from agent.runtime.resolver import ResolveError, Resolver
 from agent.runtime.rpc_driver import RpcRuntime
 from agent.state.data_dir import RAFT_STATE, DataDir
 from agent.state.serf_snapshot import SnapshotKeeper, rejoin_targets
+from agent.telemetry.traffic import CountingEndpoint, TrafficCounts
 from agent.version import build_tag
 from gocompat import (
     AddressError,
@@ -69,6 +70,8 @@ COMMAND_SLACK = 1.0
 API_VERSIONS = Versions(1, 5, 2, 2, 4, 4)
 """What the API reports for members speaking our wire versions: Nomad 0.5.5's numbers."""
 SERF_CANT_JOIN = "Serf can't Join after Leave or Shutdown"
+PEER_REMOVAL_TIMEOUT = 5.0
+"""Seconds a raft peer removal waits for an earlier configuration change to commit."""
 
 
 def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
@@ -196,11 +199,15 @@ class ServerRole:
         self._fatal: asyncio.Future[str] | None = None
         self._raft_file = data_dir.write_raft_state if data_dir is not None else None
         self._raft_saved = self.raft.state_version
+        self.traffic = TrafficCounts()
+        """Datagrams the serf core received and sent (`/v1/metrics`)."""
+        self.leader_changes = 0
+        self._node_watchers: list[tuple[int, asyncio.Future[None]]] = []
 
     def start(self) -> None:
         """Start gossiping (the RPC port is attached by the Agent) and begin any joins."""
         self._fatal = asyncio.get_running_loop().create_future()
-        self.runtime.attach(self.serf, self._on_event)
+        self.runtime.attach(CountingEndpoint(self.serf, self.traffic), self._on_event)
         self.observe_servers()
         if self._rejoin:
             self._spawn(self._rejoin_previous(self._rejoin))
@@ -272,7 +279,13 @@ class ServerRole:
     def _on_event(self, event: GossipEvent) -> None:
         if isinstance(event, MemberEvent):
             member = event.member
-            log.info("serf: %s: %s %s", event.type.value, member.name, member.addr)
+            log.info(
+                "serf: %s: %s %s",
+                event.type.value,
+                member.name,
+                member.addr,
+                extra={"event": event.type.value, "member": member.name, "addr": member.addr},
+            )
             self.observe_servers()  # its RPC flush offers the snapshot too
             return
         if isinstance(event, NameConflictDetected):
@@ -316,6 +329,7 @@ class ServerRole:
         serf snapshot rides along (see `_save_snapshot`).
         """
         self._save_snapshot()
+        self._wake_node_watchers()
         if self._raft_file is None:
             return
         version = self.raft.state_version
@@ -337,7 +351,79 @@ class ServerRole:
         self.rpc_runtime.flush()
 
     def on_rpc_event(self, event: LeaderChanged) -> None:
+        self.leader_changes += 1
         log.info("raft: leader is now %s (term %d)", event.leader or "none", event.term)
+
+    # ---- blocking queries on the node table -----------------------------------------------
+
+    async def wait_nodes_index(self, min_index: int, timeout: float) -> None:
+        """Return once the node table's index passes `min_index`, or after `timeout` seconds
+        of the RPC runtime's time (virtual under the simulator), as Nomad's blockingRPC."""
+        if self.rpc.state.index > min_index or timeout <= 0:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        watcher = (min_index, future)
+        self._node_watchers.append(watcher)
+        try:
+            await self.rpc_runtime.wait([future], timeout)
+        finally:
+            if watcher in self._node_watchers:
+                self._node_watchers.remove(watcher)
+
+    def _wake_node_watchers(self) -> None:
+        """Called on every RPC flush: resolve the blocking queries the index has passed."""
+        if not self._node_watchers:
+            return
+        index = self.rpc.state.index
+        for min_index, future in self._node_watchers:
+            if index > min_index and not future.done():
+                future.set_result(None)
+
+    def raft_servers(self) -> list[RaftServerInfo]:
+        """The latest raft configuration with serf names (Nomad's RaftGetConfiguration)."""
+        names = self.rpc.server_names()
+        leader = self.raft.leader()
+        return [
+            RaftServerInfo(
+                id=s.id,
+                node=names.get(s.address, "(unknown)"),
+                address=s.address,
+                leader=s.address == leader,
+                voter=s.suffrage == "Voter",
+            )
+            for s in self.raft.configuration
+        ]
+
+    async def remove_raft_peer(self, address: str) -> None:
+        """Nomad's Operator.RaftRemovePeerByAddress, on the leader.
+
+        Raises:
+            AgentError: no leader, not the leader, unknown address, or raft refused.
+        """
+        server_id = next((s.id for s in self.raft.configuration if s.address == address), None)
+        if server_id is None:
+            raise AgentError(f'address "{address}" was not found in the Raft configuration')
+        if self.raft.leader() is None:
+            raise AgentError(NO_LEADER)
+        if not self.raft.is_leader:
+            raise AgentError("raft peer removal is only implemented on the leader")
+        deadline = self.rpc_runtime.now() + PEER_REMOVAL_TIMEOUT
+        while True:
+            try:
+                removed = self.raft.remove_server(self.rpc_runtime.now(), server_id)
+            except ValueError as exc:  # the change would leave no voter
+                log.warning("nomad.operator: Failed to remove Raft peer %r: %s", address, exc)
+                raise AgentError(str(exc)) from None
+            if removed:
+                break
+            remaining = deadline - self.rpc_runtime.now()
+            if remaining <= 0 or not self.raft.is_leader:
+                raise AgentError("timed out waiting for a previous configuration change")
+            await self.rpc_runtime.wait(
+                (asyncio.get_running_loop().create_future(),), min(remaining, 0.1)
+            )
+        self.rpc_runtime.flush()
+        log.warning('nomad.operator: Removed Raft peer "%s"', address)
 
     def _member_rows(self) -> tuple[str, str, str, list[list[Any]]]:
         s = self.settings

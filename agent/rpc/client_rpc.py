@@ -61,8 +61,10 @@ class ClientRpc:
         now: float,
         servers: Sequence[str] = (),
         request_timeout: float = REQUEST_TIMEOUT,
+        datacenter: str = "",
     ) -> None:
         self.node_id = node_id
+        self.datacenter = datacenter
         self.node_name = node_name
         self.addr = addr
         self.rng = rng
@@ -206,7 +208,7 @@ class ClientRpc:
         self._heartbeat = (req_id, _Pending(server, now + self.request_timeout))
         self._heartbeat_list_version = self._list_version
         kind = FrameKind.NODE_HEARTBEAT if self._registered else FrameKind.NODE_REGISTER
-        call = NodeHeartbeat(req_id, self.node_id, self.node_name, self.addr)
+        call = NodeHeartbeat(req_id, self.node_id, self.node_name, self.addr, self.datacenter)
         self._send(server, kind, call.to_body())
 
     def _retry_soon(self, now: float) -> None:

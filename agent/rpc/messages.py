@@ -43,12 +43,14 @@ def _freeze(value: Any) -> Any:
 class NodeHeartbeat(_Body):
     """Node.Register (first time, or after the server forgot us) or Node.UpdateStatus."""
 
-    TYPES = (int, str, str, str)
+    TYPES = (int, str, str, str, str)
     req_id: int
     node_id: str
     node_name: str
     reply_to: str
     """The client's RPC address: a follower forwards the call and the leader answers it."""
+    datacenter: str = ""
+    """The client's datacenter, kept in the replicated node table (`/v1/nodes`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,10 @@ can see, and this core does them on top of `raft_stub.RaftStub`:
 2. Reconcile (the leader's `reconcileMember`): an alive server of our region that is not in the
    raft configuration is added as a voter; one that serf shows `left`, or that serf knew and
    has since reaped or pruned, is removed. A `failed` server stays: it still counts for quorum,
-   which is why losing two of three servers means no leader (nomad#844).
+   which is why losing two of three servers means no leader (nomad#844). A server in bootstrap
+   mode (a dev agent, or `bootstrap_expect = 1`) is not added while another server in the pool
+   is in bootstrap mode too (`addRaftPeer` in nomad/leader.go): each such server leads a raft
+   of its own, so joining two dev agents never makes a two-voter raft that one crash stalls.
 3. Client heartbeats (`Node.Register`, `Node.UpdateStatus`): the leader grants a TTL of
    max(10 s, nodes / 50 per s) plus a random stagger up to as much, and marks a node `down`
    through raft when it misses TTL + 10 s of grace. A follower forwards the call to the
@@ -111,9 +114,13 @@ class ServerRpc:
         self.members = members
         self.state = ClusterState()
         self.malformed = 0
+        self.heartbeats = 0
+        """Register and heartbeat calls this server answered as leader (for metrics)."""
         self._out: list[tuple[str, bytes]] = []
         self._events: deque[LeaderChanged] = deque()
         self._peers: dict[str, ServerPeer] = {}
+        self._servers: tuple[ServerPeer, ...] = ()
+        self._refused: set[tuple[str, str]] = set()
         self._seen: set[str] = set()
         self._timers: dict[str, float] = {}
         self._ids = itertools.count(1)
@@ -148,6 +155,7 @@ class ServerRpc:
 
     def observe_servers(self, now: float, peers: Sequence[ServerPeer]) -> None:
         """serf's current view of Nomad servers (ourselves included), after any change."""
+        self._servers = tuple(peers)
         self._peers = {p.rpc_addr: p for p in peers if p.region == self.region}
         self._seen.update(self._peers)
         self._maybe_bootstrap(now)
@@ -176,6 +184,15 @@ class ServerRpc:
         """RPC addresses of the alive servers of our region, sorted (heartbeat replies)."""
         return sorted(a for a, p in self._peers.items() if p.status == "alive")
 
+    def server_names(self) -> dict[str, str]:
+        """serf names of the servers serf shows, by RPC address (raft configuration's `Node`)."""
+        return {p.rpc_addr: p.name for p in self._servers}
+
+    @property
+    def heartbeats_active(self) -> int:
+        """Nodes whose heartbeat TTL this leader is timing (Nomad's `nomad.heartbeat.active`)."""
+        return len(self._timers) if self.raft.is_leader else 0
+
     # ---- internals ------------------------------------------------------------------------
 
     def _send(self, dst: str, kind: FrameKind, body: Any) -> None:
@@ -194,7 +211,7 @@ class ServerRpc:
             while (event := self.raft.next_event()) is not None:
                 if isinstance(event, EntryCommitted):
                     if event.entry.type is EntryType.COMMAND:
-                        self.state.apply(event.entry.data)
+                        self.state.apply(event.entry.data, event.entry.index)
                     committed = True
                 elif isinstance(event, LeaderChanged):
                     self._on_leader_changed(now, event)
@@ -245,9 +262,10 @@ class ServerRpc:
             reply = HeartbeatReply(call.req_id, 0.0, tuple(self.servers()), "", NO_LEADER)
             self._send(call.reply_to, FrameKind.NODE_REPLY, reply.to_body())
             return
+        self.heartbeats += 1
         known = self.state.nodes.get(call.node_id)
-        if known is None or known.status is not NodeStatus.READY or known.name != call.node_name:
-            record = NodeRecord(call.node_id, call.node_name, NodeStatus.READY)
+        record = NodeRecord(call.node_id, call.node_name, NodeStatus.READY, call.datacenter)
+        if known != record:
             self.raft.propose(now, EntryType.COMMAND, record.encode())
         nodes = self.state.ready_count() + (known is None)
         ttl = heartbeat_ttl(nodes, self.rng)
@@ -259,7 +277,7 @@ class ServerRpc:
         node = self.state.nodes.get(node_id)
         if node is not None and node.status is NodeStatus.READY:
             log.info("rpc: node %s missed its heartbeat TTL; marking it down", node.name)
-            down = NodeRecord(node.node_id, node.name, NodeStatus.DOWN)
+            down = NodeRecord(node.node_id, node.name, NodeStatus.DOWN, node.datacenter)
             self.raft.propose(now, EntryType.COMMAND, down.encode())
 
     # ---- bootstrap and reconcile ----------------------------------------------------------
@@ -277,10 +295,14 @@ class ServerRpc:
         alive = [p for p in self._peers.values() if p.status == "alive"]
         for peer in alive:
             if peer.bootstrap:
-                log.error("rpc: member %s has bootstrap mode; expect disabled", peer.name)
+                log.error("nomad: peer %s has bootstrap mode. Expect disabled.", peer.name)
                 return
             if peer.expect not in (0, expect):
-                log.error("rpc: member %s has a conflicting expect value", peer.name)
+                log.error(
+                    "nomad: peer %s has a conflicting expect value. All nodes should expect"
+                    " the same number.",
+                    peer.name,
+                )
                 return
         if len(alive) < expect:
             return
@@ -313,6 +335,23 @@ class ServerRpc:
         self._probe.clear()
         self._probe_deadline = None
 
+    def _second_bootstrap(self, peer: ServerPeer) -> bool:
+        """Whether `peer` is in bootstrap mode while another server is too; logs it once."""
+        if not peer.bootstrap:
+            return False
+        for other in self._servers:
+            if other.bootstrap and other.name != peer.name:
+                if (peer.name, other.name) not in self._refused:
+                    self._refused.add((peer.name, other.name))
+                    log.error(
+                        "nomad: '%s' and '%s' are both in bootstrap mode. Only one node should be"
+                        " in bootstrap mode, not adding Raft peer.",
+                        peer.name,
+                        other.name,
+                    )
+                return True
+        return False
+
     def _reconcile(self, now: float) -> None:
         """Leader only: make the raft configuration follow serf (module docstring, 2)."""
         if not self.raft.is_leader:
@@ -320,6 +359,8 @@ class ServerRpc:
         configured = {s.id for s in self.raft.configuration}
         for addr, peer in sorted(self._peers.items()):
             if peer.status == "alive" and addr not in configured:
+                if self._second_bootstrap(peer):
+                    continue
                 if self.raft.add_voter(now, ServerEntry(addr, addr)):
                     log.info("rpc: added raft peer %s (%s)", addr, peer.name)
                 return  # one configuration change at a time

@@ -17,6 +17,13 @@ Inbound TCP (`asyncio.start_server` on the same port) reads one complete message
 
 A bug in the core must not take the listeners down: core calls made from socket callbacks
 are guarded and logged.
+
+Injected faults (`agent.runtime.faults`, set with `set_faults`) act here, on whole messages,
+where they leave and arrive: a dropped datagram is not sent or not handed to the core; a
+dropped outbound stream never connects (or its reply is lost) and the core hears Go's
+`i/o timeout` when the request's timeout runs out; a dropped inbound stream is held open
+unanswered until the peer gives up. A delay holds the datagram, or the stream's request or
+reply, back on the loop. Streams are one exchange each, so holding them cannot reorder.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from agent.runtime.faults import UNTOUCHED, Direction, ExchangeVerdict, FaultTable
 from agent.runtime.gossip_driver import EventCallback
 from agent.runtime.loop_timer import LoopTimer, wait_until_done
 from gossip import (
@@ -89,6 +97,7 @@ class AioRuntime:
         self._timer = LoopTimer(loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._faults: FaultTable | None = None
         self.core_errors = 0
 
     @classmethod
@@ -144,6 +153,9 @@ class AioRuntime:
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         await wait_until_done(futures, timeout)
 
+    def set_faults(self, faults: FaultTable | None) -> None:
+        self._faults = faults
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -165,7 +177,19 @@ class AioRuntime:
     # ---- OutputSink ---------------------------------------------------------------------
 
     def send_datagram(self, datagram: Datagram) -> None:
-        if self._udp is None:
+        faults = self._faults
+        if faults is not None and faults.active:
+            dst = datagram.dst
+            if faults.drops(Direction.OUT, dst.host, dst.port):
+                return
+            hold = faults.delay(Direction.OUT, dst.host, dst.port)
+            if hold > 0:
+                self._loop.call_later(hold, self._sendto, datagram)
+                return
+        self._sendto(datagram)
+
+    def _sendto(self, datagram: Datagram) -> None:
+        if self._udp is None or self._closed:
             return
         try:
             self._udp.sendto(datagram.data, (datagram.dst.host, datagram.dst.port))
@@ -173,7 +197,11 @@ class AioRuntime:
             log.debug("udp send to %s failed: %s", datagram.dst, exc)
 
     def open_stream(self, request: StreamRequest) -> None:
-        self._spawn(self._exchange(request))
+        verdict = UNTOUCHED
+        faults = self._faults
+        if faults is not None and faults.active:
+            verdict = faults.exchange(Direction.OUT, request.dst.host, request.dst.port)
+        self._spawn(self._exchange(request, verdict))
 
     def deliver_event(self, event: GossipEvent) -> None:
         if self._on_event is not None:
@@ -201,6 +229,18 @@ class AioRuntime:
             self._guarded("timer", lambda: core.handle_timer(now))
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
+        faults = self._faults
+        if faults is not None and faults.active:
+            host, port = str(addr[0]), int(addr[1])
+            if faults.drops(Direction.IN, host, port):
+                return
+            hold = faults.delay(Direction.IN, host, port)
+            if hold > 0:
+                self._loop.call_later(hold, self._deliver_datagram, data, addr)
+                return
+        self._deliver_datagram(data, addr)
+
+    def _deliver_datagram(self, data: bytes, addr: Any) -> None:
         core = self._core
         if core is None:
             return
@@ -222,9 +262,19 @@ class AioRuntime:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        verdict = UNTOUCHED
+        faults = self._faults
+        if faults is not None and faults.active:
+            # The source port is ephemeral: the peer is known by its IP only.
+            verdict = faults.exchange(Direction.IN, str(peer[0]), None)
         try:
             async with asyncio.timeout(INBOUND_STREAM_TIMEOUT):
                 data = await _read_message(reader)
+                if verdict.request_lost and data is not None:
+                    await _hold_until_eof(reader)
+                    return
+                if verdict.request_hold > 0:
+                    await asyncio.sleep(verdict.request_hold)
                 core = self._core
                 if data is None or core is None:
                     return
@@ -233,7 +283,12 @@ class AioRuntime:
                 reply = self._guarded(
                     f"stream from {src}", lambda: core.handle_stream(now, src, data)
                 )
+                if reply and verdict.reply_lost:
+                    await _hold_until_eof(reader)
+                    return
                 if reply:
+                    if verdict.reply_hold > 0:
+                        await asyncio.sleep(verdict.reply_hold)
                     writer.write(reply)
                     await writer.drain()
         except (TimeoutError, OSError) as exc:
@@ -243,9 +298,9 @@ class AioRuntime:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _exchange(self, request: StreamRequest) -> None:
+    async def _exchange(self, request: StreamRequest, verdict: ExchangeVerdict) -> None:
         """One outbound exchange under `request.timeout`, reported to the core."""
-        reply, error = await self._dial_and_exchange(request)
+        reply, error = await self._dial_and_exchange(request, verdict)
         core = self._core
         if core is None or self._closed:
             return
@@ -255,10 +310,17 @@ class AioRuntime:
             lambda: core.handle_stream_result(now, request.token, reply, error),
         )
 
-    async def _dial_and_exchange(self, request: StreamRequest) -> tuple[bytes | None, str | None]:
+    async def _dial_and_exchange(
+        self, request: StreamRequest, verdict: ExchangeVerdict
+    ) -> tuple[bytes | None, str | None]:
         dst = request.dst
         deadline = self._loop.time() + request.timeout
         local = None if self._addr.host in ("0.0.0.0", "::") else (self._addr.host, 0)
+        if verdict.request_lost or self._loop.time() + verdict.request_hold >= deadline:
+            await asyncio.sleep(max(0.0, deadline - self._loop.time()))
+            return None, f"dial tcp {dst}: i/o timeout"
+        if verdict.request_hold > 0:
+            await asyncio.sleep(verdict.request_hold)
         try:
             async with asyncio.timeout_at(deadline):
                 reader, writer = await asyncio.open_connection(dst.host, dst.port, local_addr=local)
@@ -274,6 +336,10 @@ class AioRuntime:
                 if not request.expect_reply:
                     return None, None
                 reply = await _read_message(reader)
+                if reply is not None and verdict.reply_lost:
+                    await asyncio.sleep(deadline - self._loop.time() + 1.0)  # never comes
+                elif reply is not None and verdict.reply_hold > 0:
+                    await asyncio.sleep(verdict.reply_hold)
             return (reply, None) if reply is not None else (None, "EOF")
         except TimeoutError:
             return None, f"read tcp {conn}: i/o timeout"
@@ -283,6 +349,12 @@ class AioRuntime:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+async def _hold_until_eof(reader: asyncio.StreamReader) -> None:
+    """Leave a connection whose message was lost unanswered until the peer gives up."""
+    while await reader.read(READ_CHUNK_BYTES):
+        pass
 
 
 async def _read_message(reader: asyncio.StreamReader) -> bytes | None:

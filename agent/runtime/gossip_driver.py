@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from agent.runtime.faults import FaultTable
 from gossip import Address, Endpoint, GossipEvent
 
 EventCallback = Callable[[GossipEvent], None]
@@ -44,6 +45,10 @@ class Runtime(Protocol):
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         """Return when every future is done or `timeout` seconds (runtime time) passed."""
+        ...
+
+    def set_faults(self, faults: FaultTable | None) -> None:
+        """Apply these injected faults to the core's traffic from now on (None: none)."""
         ...
 
     async def close(self) -> None:

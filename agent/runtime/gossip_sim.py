@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from agent.runtime.faults import FaultTable
 from agent.runtime.gossip_driver import EventCallback
 from agent.runtime.sim_time import SimTime, SteppedTime
 from agent.sim.network import SimNetwork
@@ -64,6 +65,10 @@ class SimRuntime:
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         until = self.scheduler.now + max(0.0, timeout)
         await self.time.wait(lambda: all(f.done() for f in futures), until)
+
+    def set_faults(self, faults: FaultTable | None) -> None:
+        """Ignored: the simulator's own faults (`SimNetwork` partitions, loss, latency) act
+        in virtual time; the agent still records and lists injected faults."""
 
     def crash(self) -> None:
         """Vanish without a word (no leave): peers will see this agent fail."""

@@ -9,6 +9,12 @@ a bounded queue. Frames are one-way, so a broken or refused connection just drop
 queued (raft retries, clients fail over on their own timeouts); after a failed dial the
 destination is not dialled again for `REDIAL_BACKOFF`, so a dead server costs one
 connection attempt a second, not one per raft heartbeat.
+
+Injected faults (`agent.runtime.faults`, set with `set_faults`) act on frames: an outbound
+frame is dropped or held back before it is queued for its destination, an inbound one after
+it is read and before the core sees it. A frame names its sender's RPC listener (`src`),
+which is the remote address an inbound frame is matched on. Held frames wait in a
+`DelayLine` per connection, so a delay slows a connection without reordering it.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ from typing import Any
 
 from agent.config.listeners import WILDCARDS
 from agent.rpc.endpoint import BeforeSend, MessageCore, RpcEvent, flush_messages
-from agent.rpc.wire import HEADER_BYTES, RpcDecodeError, frame_length
+from agent.rpc.wire import HEADER_BYTES, RpcDecodeError, decode_frame, frame_length
+from agent.runtime.delay_line import DelayLine
+from agent.runtime.faults import Direction, FaultTable
 from agent.runtime.loop_timer import LoopTimer, wait_until_done
 from agent.runtime.rpc_driver import RpcEventCallback
-from gocompat import join_host_port, split_host_port
+from gocompat import AddressError, join_host_port, split_host_port
 
 log = logging.getLogger("gossip_agent.rpc")
 
@@ -87,6 +95,23 @@ def _drain(queue: asyncio.Queue[bytes]) -> None:
         queue.get_nowait()
 
 
+def _remote(addr: str) -> tuple[str, int | None]:
+    """`ip:port` as faults match it; anything unparsable is a host of unknown port."""
+    try:
+        host, port = split_host_port(addr, 0)
+    except AddressError:
+        return addr, None
+    return host, port or None
+
+
+def _sender(data: bytes, connection_host: str) -> tuple[str, int | None]:
+    """Whom an inbound frame is from: its `src` listener, else the connection's IP."""
+    try:
+        return _remote(decode_frame(data).src)
+    except RpcDecodeError:
+        return connection_host, None
+
+
 class AioRpcRuntime:
     """The RPC listener plus outbound connections; also the `MessageSink` flushes drain into."""
 
@@ -103,6 +128,9 @@ class AioRpcRuntime:
         self._inbound: set[asyncio.Task[None]] = set()
         self._timer = LoopTimer(loop, self._on_timer)
         self._closed = False
+        self._faults: FaultTable | None = None
+        self._held: dict[str, DelayLine] = {}
+        """Outbound frames held back by a delay fault, per destination (kept once made)."""
         self.core_errors = 0
 
     @classmethod
@@ -153,12 +181,17 @@ class AioRpcRuntime:
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         await wait_until_done(futures, timeout)
 
+    def set_faults(self, faults: FaultTable | None) -> None:
+        self._faults = faults
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._core = None
         self._timer.cancel()
+        for line in self._held.values():
+            line.cancel()
         if self._server is not None:
             self._server.close()
         tasks = [p.task for p in self._peers.values()] + list(self._inbound)
@@ -172,6 +205,23 @@ class AioRpcRuntime:
     # ---- MessageSink ----------------------------------------------------------------------
 
     def send(self, dst: str, data: bytes) -> None:
+        if self._closed:
+            return
+        faults = self._faults
+        if faults is not None and (faults.active or self._held):
+            host, port = _remote(dst)
+            if faults.drops(Direction.OUT, host, port):
+                return
+            hold = faults.delay(Direction.OUT, host, port)
+            line = self._held.get(dst)
+            if hold > 0 or line:  # behind frames still held, even once the fault is lifted
+                if line is None:
+                    line = self._held[dst] = DelayLine(self._loop)
+                line.push(self._loop.time() + hold, partial(self._enqueue, dst, data))
+                return
+        self._enqueue(dst, data)
+
+    def _enqueue(self, dst: str, data: bytes) -> None:
         if self._closed:
             return
         peer = self._peers.get(dst)
@@ -207,17 +257,31 @@ class AioRpcRuntime:
         if task is not None:
             self._inbound.add(task)
             task.add_done_callback(self._inbound.discard)
+        held: DelayLine | None = None
+        connection_host = str((writer.get_extra_info("peername") or ("0.0.0.0",))[0])
         try:
             while not self._closed:
                 async with asyncio.timeout(INBOUND_IDLE_TIMEOUT):
                     header = await reader.readexactly(HEADER_BYTES)
                     payload = await reader.readexactly(frame_length(header))
-                core = self._core
-                if core is None:
-                    return
                 data = header + payload
-                now = self.now()
-                self._guarded("frame", partial(core.handle_message, now, data))
+                faults = self._faults
+                if faults is not None and faults.active:
+                    host, port = _sender(data, connection_host)
+                    if faults.drops(Direction.IN, host, port):
+                        continue
+                    hold = faults.delay(Direction.IN, host, port)
+                    if hold > 0 or held:
+                        if held is None:
+                            held = DelayLine(self._loop)
+                        held.push(self._loop.time() + hold, partial(self._on_frame, data))
+                        continue
+                if held:
+                    held.push(self._loop.time(), partial(self._on_frame, data))
+                    continue
+                if self._core is None:
+                    return
+                self._on_frame(data)
         except (asyncio.IncompleteReadError, RpcDecodeError, TimeoutError, OSError) as exc:
             log.debug("rpc: inbound connection closed: %s", exc or "EOF")
         except asyncio.CancelledError:
@@ -226,5 +290,15 @@ class AioRpcRuntime:
             pass
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
+            # The cancel may also land here, while the handler already waits for the close
+            # (the peer hung up just before shutdown): a handler must never end cancelled,
+            # since asyncio's stream protocol (CPython 3.12.0-3.12.1) then logs
+            # `[ERR] asyncio` with a CancelledError traceback at every Ctrl-C.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
+
+    def _on_frame(self, data: bytes) -> None:
+        core = self._core
+        if core is not None:
+            now = self.now()
+            self._guarded("frame", partial(core.handle_message, now, data))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from agent.rpc.endpoint import BeforeSend, MessageCore, RpcEvent
+from agent.runtime.faults import FaultTable
 
 RpcEventCallback = Callable[[RpcEvent], None]
 
@@ -36,5 +37,9 @@ class RpcRuntime(Protocol):
         ...
 
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None: ...
+
+    def set_faults(self, faults: FaultTable | None) -> None:
+        """Apply these injected faults to the RPC frames from now on (None: none)."""
+        ...
 
     async def close(self) -> None: ...

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.rpc.endpoint import BeforeSend, MessageCore, RpcEvent, flush_messages
+from agent.runtime.faults import FaultTable
 from agent.runtime.rpc_driver import RpcEventCallback
 from agent.runtime.sim_time import SimTime, SteppedTime
 from agent.sim.network import SimNetwork, StreamExchange
@@ -63,6 +64,9 @@ class SimRpcRuntime:
     async def wait(self, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
         until = self.scheduler.now + max(0.0, timeout)
         await self.time.wait(lambda: all(f.done() for f in futures), until)
+
+    def set_faults(self, faults: FaultTable | None) -> None:
+        """Ignored, as `SimRuntime.set_faults` says: the simulator has its own faults."""
 
     def crash(self) -> None:
         """Stop listening without a word."""

@@ -100,11 +100,12 @@ async def test_head_is_405_too(world: SimAgents, api) -> None:
 @pytest.mark.parametrize(
     "path", ["/v1/agent/nope", "/v1/agent/self/", "/v1/agent", "/v1/agents/self", "/nope"]
 )
-async def test_unknown_path_is_404_with_empty_body(world: SimAgents, api, path: str) -> None:
+async def test_unknown_path_is_gos_plain_text_404(world: SimAgents, api, path: str) -> None:
     agent = await world.add("a", dev=True)
     async with api(agent) as client:
         response = await client.get(path)
-    assert (response.status_code, response.content) == (404, b"")
+    assert (response.status_code, response.content) == (404, b"404 page not found\n")
+    assert response.headers["content-type"] == TEXT_PLAIN
 
 
 async def test_configured_headers_on_success_and_error(world: SimAgents, api) -> None:
@@ -156,5 +157,16 @@ async def test_openapi_documents_the_six_endpoints_and_acls(world: SimAgents, ap
             "token/{accessor}",
         )
     }
-    assert set(paths) == agent_paths | acl_paths
+    issue_12_paths = {
+        "/v1/status/leader",
+        "/v1/status/peers",
+        "/v1/regions",
+        "/v1/operator/raft/configuration",
+        "/v1/operator/raft/peer",
+        "/v1/nodes",
+        "/v1/node/{node_id}",
+        "/v1/metrics",
+        "/v1/agent/monitor",
+    }
+    assert set(paths) == agent_paths | acl_paths | issue_12_paths
     assert set(paths["/v1/agent/servers"]) == {"get", "put", "post"}

@@ -177,3 +177,43 @@ def test_sigterm_without_leave_looks_like_a_failure(start: Callable[..., AgentPr
     )
     assert httpx.post(f"{first.http}/v1/agent/force-leave?node=second.global").status_code == 200
     assert _statuses(first.http)["second.global"] == "left"
+
+
+def test_two_joined_dev_agents_each_stay_the_leader_of_their_own_raft(
+    start: Callable[..., AgentProcess],
+) -> None:
+    """Both dev agents are in bootstrap mode, so neither adds the other to its raft (Nomad's
+    `addRaftPeer`); killing the second leaves the first a healthy leader, not a candidate."""
+    first = start(FIRST, "first")
+    second = start(SECOND, "second")
+    joined = httpx.post(f"{first.http}/v1/agent/join?address={SECOND}", timeout=10.0)
+    assert joined.json() == {"error": "", "num_joined": 1}
+
+    def raft(agent: AgentProcess) -> dict[str, str]:
+        stats = httpx.get(f"{agent.http}/v1/agent/self", timeout=5.0).json()["stats"]
+        return dict(stats["raft"])
+
+    _eventually(
+        lambda: _statuses(first.http).get("second.global") == "alive",
+        "the second agent alive in the first's pool",
+        first.log_text,
+    )
+    _eventually(
+        lambda: "both in bootstrap mode" in first.log_text() or raft(first)["num_peers"] != "0",
+        "the first leader to reconcile the second server",
+        first.log_text,
+    )
+    for agent in (first, second):
+        stats = raft(agent)
+        assert stats["state"] == "Leader", stats
+        assert stats["num_peers"] == "0", stats
+    term = raft(first)["term"]
+    second.kill()
+    _eventually(
+        lambda: _statuses(first.http).get("second.global") == "failed",
+        "the second agent failed",
+        first.log_text,
+    )
+    stats = raft(first)
+    assert (stats["state"], stats["term"]) == ("Leader", term)
+    assert httpx.get(f"{first.http}/v1/agent/health", timeout=5.0).status_code == 200

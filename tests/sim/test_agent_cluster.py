@@ -306,3 +306,36 @@ async def test_client_members_go_to_the_next_server_when_its_server_is_dead(
     world.crash(used)
     view = await c1.members()  # one timeout on the dead server, then a live one answers
     assert view.server_name != used
+
+
+async def test_two_dev_agents_each_keep_a_raft_of_their_own(
+    world: SimAgents, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both are in bootstrap mode, so neither leader adds the other (nomad/leader.go
+    `addRaftPeer`): a crash of one leaves the other leading, never a stalled candidate."""
+    one = await world.add("one", dev=True)
+    two = await world.add("two", dev=True)
+    assert (await one.join([str(world.serf_addr("two"))])).num_joined == 1
+    world.run(30.0)
+    for agent in (one, two):
+        server = agent.server
+        assert server is not None
+        assert server.raft.is_leader
+        assert [s.id for s in server.raft.configuration] == [server.rpc.addr]
+    assert "are both in bootstrap mode" in caplog.text
+    term = one.server.raft.term  # type: ignore[union-attr]
+    world.crash("two")
+    world.run(60.0)
+    assert one.server.raft.is_leader  # type: ignore[union-attr]
+    assert one.server.raft.term == term  # type: ignore[union-attr]
+    assert (await one.health(None, None)).healthy
+
+
+async def test_a_non_bootstrap_server_still_joins_a_dev_agents_raft(world: SimAgents) -> None:
+    dev = await world.add("dev", dev=True)
+    other = await world.add("other", server={"enabled": True, "bootstrap_expect": 3})
+    assert (await other.join([str(world.serf_addr("dev"))])).num_joined == 1
+    assert world.run_until(
+        lambda: len(dev.server.raft.configuration) == 2,  # type: ignore[union-attr]
+        TIMEOUT,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from agent.sim import SimCluster
+from gossip.timers import TimerKind
 from gossip.types import NodeState
 
 NAMES = [f"n{i}" for i in range(1, 9)]
@@ -64,7 +65,7 @@ def test_seeded_serf_state_is_that_of_applied_join_intents() -> None:
 
 def test_seeded_push_pull_deadlines_spread_over_one_period() -> None:
     c = _seeded()
-    at = [c.node(name).core.swim.deadlines.get(("push_pull",)) for name in NAMES]
+    at = [c.node(name).core.swim.deadlines.get(TimerKind.PUSH_PULL) for name in NAMES]
     assert all(a is not None and 0.0 <= a <= 30.0 for a in at)  # 8 nodes: unscaled 30 s
     assert len(set(at)) == len(at)
 
