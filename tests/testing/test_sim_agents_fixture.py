@@ -127,3 +127,10 @@ def test_the_same_seed_gives_the_same_cluster(sim_agents: Factory) -> None:
 def test_the_handle_refuses_a_cluster_without_servers(sim_agents: Factory) -> None:
     with pytest.raises(ValueError, match="at least one server"):
         sim_agents(servers=0, clients=1)
+
+
+def test_unconverged_returns_before_any_election(sim_agents: Factory) -> None:
+    c = sim_agents(servers=3, converged=False)
+    assert c.leader("s1") is None
+    assert c.run_until(lambda: c.leader("s1") is not None, 60.0)
+    assert c.call(lambda: c.agent("s2").server is not None)

@@ -83,3 +83,10 @@ def test_same_seed_same_run() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+def test_the_replay_command_quotes_parametrized_ids() -> None:
+    from agent.testing import replay_command
+
+    command = replay_command("tests/x.py::test_y[a b-1]", 7)
+    assert command == "python -m pytest 'tests/x.py::test_y[a b-1]' --sim-seed=7"
