@@ -1,11 +1,13 @@
-"""Shared fixtures. `sim_seed` gives simulation tests a seed and prints it when they fail;
-no test sees the developer's GOSSIP_AGENT_* variables; anyio tests run on asyncio."""
+"""Shared fixtures. The seeds, `sim_cluster`, `sim_agents` and `agent_cluster` come from our own
+pytest plugin (`agent.testing.plugin`): registered by the `pytest11` entry point once this
+checkout is pip-installed, and loaded from here otherwise, so the suite runs either way. No
+test sees the developer's GOSSIP_AGENT_* variables; anyio tests run on asyncio."""
 
 from __future__ import annotations
 
 import os
-import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
+from importlib.metadata import entry_points
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -17,14 +19,8 @@ settings.register_profile(
 )
 settings.load_profile("gossip")
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--sim-seed",
-        type=int,
-        default=None,
-        help="seed for simulation tests (default: derived from each test's id)",
-    )
+_INSTALLED = any(ep.name == "gossip_agent" for ep in entry_points(group="pytest11"))
+pytest_plugins = [] if _INSTALLED else ["agent.testing.plugin"]
 
 
 @pytest.fixture(autouse=True)
@@ -38,25 +34,3 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def sim_seed(request: pytest.FixtureRequest) -> int:
-    """A seed stable per test id, or --sim-seed; reported in the failure output."""
-    seed = request.config.getoption("--sim-seed")
-    if seed is None:
-        seed = zlib.crc32(request.node.nodeid.encode())
-    request.node.user_properties.append(("sim_seed", seed))
-    return int(seed)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed:
-        for key, value in item.user_properties:
-            if key == "sim_seed":
-                report.sections.append(("sim seed", f"seed={value}; replay: --sim-seed={value}"))
-    return report
