@@ -13,18 +13,22 @@ from gossip.events import (
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
+    KeyQueryCompleted,
     LeaveCompleted,
     MemberEvent,
     MemberEventType,
     NameConflictDetected,
     format_multierror,
 )
+from gossip.key_queries import KeyOp, KeyResponse
+from gossip.keyring import KEY_SIZES, Keyring, KeyringError
 from gossip.outputs import Datagram, StreamRequest
 from gossip.serf import SerfCore, SerfState
 from gossip.swim import SwimNode
 from gossip.types import Address, Member, MemberStatus, NodeState, Versions
 
 __all__ = [
+    "KEY_SIZES",
     "Address",
     "ConflictResolved",
     "Datagram",
@@ -35,6 +39,11 @@ __all__ = [
     "GossipError",
     "GossipEvent",
     "JoinCompleted",
+    "KeyOp",
+    "KeyQueryCompleted",
+    "KeyResponse",
+    "Keyring",
+    "KeyringError",
     "LeaveCompleted",
     "Member",
     "MemberEvent",

@@ -21,6 +21,7 @@ from agent.api.fast import FastPath
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
 from agent.api.routes import fault as fault_routes
+from agent.api.routes import keyring as keyring_routes
 from agent.api.views import AgentViews
 from agent.version import NOMAD_VERSION
 
@@ -78,6 +79,7 @@ def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
     app.state.views = views  # members/self bodies, shared with the fast path
     app.include_router(agent_routes.build_router())
     app.include_router(acl_routes.build_router())
+    app.include_router(keyring_routes.build_router())
     if agent.faults is not None:  # without -enable-fault-injection the paths are unknown: 404
         app.include_router(fault_routes.build_router())
     install_error_handlers(app)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Coroutine, Hashable, Sequence
 from typing import Any
 
-from agent.agent_api import HealthCheck, JoinResult, MemberInfo
+from agent.agent_api import HealthCheck, JoinResult, KeyringOperation, KeyringResult, MemberInfo
 from agent.config.listeners import Listeners
 from agent.config.settings import Settings
-from agent.errors import AgentError
+from agent.errors import AgentError, BadRequestError
 from agent.rpc.server_rpc import ServerPeer, ServerRpc
 from agent.runtime.clock import Clock
 from agent.runtime.gossip_driver import Runtime
@@ -47,6 +48,9 @@ from gossip import (
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
+    KeyOp,
+    KeyQueryCompleted,
+    Keyring,
     LeaveCompleted,
     Member,
     MemberEvent,
@@ -69,6 +73,14 @@ COMMAND_SLACK = 1.0
 API_VERSIONS = Versions(1, 5, 2, 2, 4, 4)
 """What the API reports for members speaking our wire versions: Nomad 0.5.5's numbers."""
 SERF_CANT_JOIN = "Serf can't Join after Leave or Shutdown"
+
+_KEY_OPS = {
+    KeyringOperation.LIST: KeyOp.LIST,
+    KeyringOperation.INSTALL: KeyOp.INSTALL,
+    KeyringOperation.USE: KeyOp.USE,
+    KeyringOperation.REMOVE: KeyOp.REMOVE,
+}
+"""Nomad's keyring paths and the serf queries behind them."""
 
 
 def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
@@ -163,6 +175,7 @@ class ServerRole:
             now=runtime.now(),
             restored_clocks=snapshot.clocks if snapshot is not None else None,
             restored_incarnation=snapshot.incarnation if snapshot is not None else 0,
+            keyring=Keyring(key) if (key := settings.server.encrypt_key) else None,
         )
         raft_config = settings.to_raft_config(listeners.rpc.advertise)
         self.raft = RaftStub(
@@ -400,6 +413,18 @@ class ServerRole:
             },
             "raft": self.raft.stats(self.rpc_runtime.now()),
             "serf": self.serf.stats(),
+            "gossip": self.gossip_drops(),
+        }
+
+    def gossip_drops(self) -> dict[str, str]:
+        """What arrived on the serf port and was dropped, by why (ours: Nomad has no such
+        section). A peer with another key or none shows up in the first two."""
+        swim = self.serf.swim
+        return {
+            "dropped_undecryptable": str(swim.undecryptable),
+            "dropped_unencrypted": str(swim.unencrypted),
+            "dropped_malformed": str(swim.decode_errors + self.serf.decode_errors),
+            "dropped_unsupported": str(self.serf.unsupported),
         }
 
     def health(self, region: str | None) -> HealthCheck:
@@ -487,6 +512,27 @@ class ServerRole:
         result = future.result()
         assert isinstance(result, LeaveCompleted)
         return result.error
+
+    async def keyring(self, op: KeyringOperation, key: bytes | None) -> KeyringResult:
+        """serf KeyManager: one `_serf_<op>-key` query to the pool, answered as Nomad does."""
+        keyring = self.serf.swim.keyring
+        if op is KeyringOperation.REMOVE and keyring is not None and key == keyring.primary:
+            raise BadRequestError("Removing the primary key is not allowed")
+        token = self.serf.key_operation(self.runtime.now(), _KEY_OPS[op], key)
+        future = self._expect(token)
+        self.runtime.flush()
+        # serf's DefaultQueryTimeout, which the core collects for, then a little slack.
+        num = self.serf.swim.membership.num_live_nodes()
+        timeout = self.config.memberlist.gossip_interval * 16 * math.ceil(math.log10(num + 1))
+        await self.runtime.wait([future], timeout + COMMAND_SLACK)
+        if not future.done():
+            raise AgentError("timed out waiting for key query answers")
+        result = future.result()
+        assert isinstance(result, KeyQueryCompleted)
+        response = result.response
+        if response.error is not None:
+            raise AgentError(response.error)
+        return KeyringResult(response.messages, response.keys, response.num_nodes)
 
     async def shutdown(self) -> None:
         for task in list(self._tasks):

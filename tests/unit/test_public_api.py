@@ -17,6 +17,8 @@ PUBLIC = {
     "gocompat": [
         "MAX_DURATION_NS",
         "AddressError",
+        "Base64Error",
+        "decode_std_base64",
         "format_go_duration",
         "ip_literal",
         "join_host_port",
@@ -27,6 +29,7 @@ PUBLIC = {
         "strip_node_name",
     ],
     "gossip": [
+        "KEY_SIZES",
         "Address",
         "ConflictResolved",
         "Datagram",
@@ -37,6 +40,11 @@ PUBLIC = {
         "GossipError",
         "GossipEvent",
         "JoinCompleted",
+        "KeyOp",
+        "KeyQueryCompleted",
+        "KeyResponse",
+        "Keyring",
+        "KeyringError",
         "LeaveCompleted",
         "Member",
         "MemberEvent",
