@@ -38,7 +38,9 @@ from agent.processes.supervisor import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from serf_agents import SerfAgent, SerfCluster
+from serf_agents import SerfAgent, SerfCluster, SerfRPCError
+
+__all__ = ["Mixed", "SerfAgent", "SerfCluster", "SerfRPCError"]  # for the keyring tests too
 
 pytestmark = [pytest.mark.serf, pytest.mark.e2e]
 
