@@ -65,10 +65,14 @@ class KeyResponse:
     num_nodes: int = 0
     num_resp: int = 0
     num_err: int = 0
+    failure: str | None = None
+    """Why no query was sent at all (serf's Query returned an error)."""
 
     @property
     def error(self) -> str | None:
         """serf handleKeyRequest's verdict: failures first, then missing answers."""
+        if self.failure is not None:
+            return self.failure
         if self.num_err:
             return f"{self.num_err}/{self.num_nodes} nodes reported failure"
         if self.num_resp != self.num_nodes:

@@ -15,6 +15,10 @@ The byte layout, which a real serf agent must be able to read and write:
   into a frame that announces another length. (memberlist 0.5 added a label to both AADs;
   0.2.2, which serf 0.9.4 and Nomad 0.x use, has none.)
 * Sending always uses the primary key; receiving tries the primary, then each other key.
+* The version byte is outside the seal (memberlist authenticates only the nonce and the
+  ciphertext, plus the stream header), so flipping it turns a version-1 payload into a
+  version-0 one that opens and then loses its "padding". The CRC layer inside catches what
+  that leaves; we also check the whole padding, as Go's pkcs7decode does not.
 
 Receiving with encryption on (memberlist's GossipVerifyIncoming, on by default): a datagram
 that no key opens is dropped; a plaintext stream is refused with "Encryption is configured
@@ -134,7 +138,9 @@ def decrypt_payload(ciphers: list[AESGCM], msg: bytes, aad: bytes | None) -> byt
         if vsn is EncryptionVersion.UNPADDED:
             return plain
         pad = plain[-1] if plain else 0
-        if not 1 <= pad <= min(BLOCK_SIZE, len(plain)):  # Go would panic; we refuse it
+        if not 1 <= pad <= min(BLOCK_SIZE, len(plain)) or plain[-pad:] != bytes((pad,)) * pad:
+            # Go's pkcs7decode trusts the last byte (and panics past the start); we check the
+            # whole padding. A version-0 sender always pads right, so only forgeries differ.
             raise DecryptError("Invalid padding in decrypted payload")
         return plain[:-pad]
     raise DecryptError("No installed keys could decrypt the message")

@@ -409,11 +409,13 @@ class SerfCore:
         def done(at: float, response: KeyResponse) -> None:
             self._events.append(KeyQueryCompleted(token, response))
 
-        if self.state is not SerfState.ALIVE or not self.keys.ask(
-            now, op, key, num_nodes=num_nodes, timeout=timeout, on_done=done
-        ):
-            failed = KeyResponse(messages={self.name: "key query could not be sent"})
-            self._events.append(KeyQueryCompleted(token, failed))
+        failure: str | None = None
+        if self.state is not SerfState.ALIVE:
+            failure = "Serf can't query after Leave or Shutdown"
+        elif not self.keys.ask(now, op, key, num_nodes=num_nodes, timeout=timeout, on_done=done):
+            failure = "the key query was not sent (serf protocol below 4, or over the size limit)"
+        if failure is not None:
+            self._events.append(KeyQueryCompleted(token, KeyResponse(failure=failure)))
         self._after_input(now)
         return token
 
