@@ -124,6 +124,15 @@ class KeyQueryCompleted:
     response: KeyResponse
 
 
+@dataclass(frozen=True, slots=True)
+class KeyringChanged:
+    """A key query changed our keyring: the owner saves it (serf's keyring file)."""
+
+    keys: tuple[bytes, ...]
+    """Every installed key, the primary first."""
+    token: int = NO_TOKEN
+
+
 GossipEvent = (
     MemberEvent
     | JoinCompleted
@@ -133,6 +142,7 @@ GossipEvent = (
     | ConflictResolved
     | QueryReceived
     | KeyQueryCompleted
+    | KeyringChanged
 )
 
 

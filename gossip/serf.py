@@ -49,6 +49,7 @@ from gossip.events import (
     GossipEvent,
     JoinCompleted,
     KeyQueryCompleted,
+    KeyringChanged,
     LeaveCompleted,
 )
 from gossip.intents import Intents
@@ -344,6 +345,9 @@ class SerfCore:
 
     def _keyring_changed(self) -> None:
         self.keyring_changes += 1
+        keyring = self.swim.keyring
+        if keyring is not None:
+            self._events.append(KeyringChanged(keyring.keys))
 
     # ---- commands ---------------------------------------------------------------------------
 

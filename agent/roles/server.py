@@ -51,6 +51,7 @@ from gossip import (
     KeyOp,
     KeyQueryCompleted,
     Keyring,
+    KeyringChanged,
     LeaveCompleted,
     Member,
     MemberEvent,
@@ -97,6 +98,23 @@ def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
         return PersistentState.from_bytes(raw)
     except RaftDecodeError as exc:
         raise data_dir.error(f"corrupt {RAFT_STATE}: {exc}") from None
+
+
+def _initial_keyring(settings: Settings, data_dir: DataDir | None) -> Keyring | None:
+    """Nomad's start-up rule: a keyring file in the data dir wins (with a warning if
+    `-encrypt` was also given, as Nomad prints "keyring exists but -encrypt given, using
+    keyring"); otherwise `-encrypt`'s key, which is written as the first keyring file."""
+    key = settings.server.encrypt_key
+    saved = data_dir.load_keyring() if data_dir is not None else None
+    if saved:
+        if key is not None:
+            log.warning("WARNING: keyring exists but -encrypt given, using keyring")
+        return Keyring(saved[0], saved[1:])
+    if key is None:
+        return None
+    if data_dir is not None:
+        data_dir.save_keyring([key])
+    return Keyring(key)
 
 
 def server_peer(member: Member) -> ServerPeer | None:
@@ -166,6 +184,7 @@ class ServerRole:
         """Port a join address without one gets: our Serf bind port, as memberlist does."""
         self.data_dir = data_dir
         snapshot = data_dir.load_serf_snapshot() if data_dir is not None else None
+        keyring = _initial_keyring(settings, data_dir)
         self.serf = SerfCore(
             self.config,
             name=f"{settings.node_name}.{settings.region}",
@@ -175,8 +194,9 @@ class ServerRole:
             now=runtime.now(),
             restored_clocks=snapshot.clocks if snapshot is not None else None,
             restored_incarnation=snapshot.incarnation if snapshot is not None else 0,
-            keyring=Keyring(key) if (key := settings.server.encrypt_key) else None,
+            keyring=keyring,
         )
+
         raft_config = settings.to_raft_config(listeners.rpc.advertise)
         self.raft = RaftStub(
             raft_config,
@@ -303,6 +323,11 @@ class ServerRole:
                     event.existing,
                     event.other,
                 )
+            return
+        if isinstance(event, KeyringChanged):
+            # serf writes its keyring file after every change a key query makes.
+            if self.data_dir is not None:
+                self.data_dir.save_keyring(list(event.keys))
             return
         if isinstance(event, ConflictResolved):
             tally = f"[{event.matching} / {event.responses}]"

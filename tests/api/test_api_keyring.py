@@ -23,6 +23,7 @@ from agent.agent import Agent
 from agent.agent_api import AgentAPI
 from agent.cli.main import CliError, load_settings
 from agent.launch.simulated import SimAgents
+from agent.state.data_dir import DataDir, DataDirError
 from tests.api.test_api_acl import auth, setup_tokens
 from tests.helpers.api import assert_plain_error
 
@@ -164,6 +165,34 @@ async def test_openapi_lists_the_keyring_routes(world: SimAgents, api: Api) -> N
     assert set(paths["/v1/agent/keyring/list"]) == {"get", "put", "post"}
     for op in ("install", "use", "remove"):
         assert set(paths[f"/v1/agent/keyring/{op}"]) == {"put", "post"}
+
+
+async def test_the_keyring_is_kept_in_the_data_dir_across_a_restart(
+    world: SimAgents, api: Api, tmp_path: Path
+) -> None:
+    agents = await pool(world, 2)
+    server = {"enabled": True, "bootstrap_expect": 1, "encrypt": K1}
+    kept = await world.add("kept", server=server, data_dir=str(tmp_path))
+    assert json.loads((tmp_path / "server" / "serf.keyring").read_text()) == [K1]
+    assert (await kept.join(["127.1.0.1"])).num_joined == 1
+    async with api(agents[0]) as client:
+        await client.post("/v1/agent/keyring/install", json={"Key": K2})
+        await client.post("/v1/agent/keyring/use", json={"Key": K2})
+    assert world.run_until(
+        lambda: json.loads((tmp_path / "server" / "serf.keyring").read_text()) == [K2, K1], 30.0
+    )
+    restarted = await world.restart("kept")  # started with -encrypt K1, the file wins
+    assert keys_of(restarted) == [K2, K1]
+
+
+@pytest.mark.parametrize(
+    "content", ['{"a": 1}', '["not base64!"]', '["YWJj"]', "not json"], ids=str
+)
+def test_a_damaged_keyring_file_stops_the_agent_naming_it(tmp_path: Path, content: str) -> None:
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "serf.keyring").write_text(content)
+    with pytest.raises(DataDirError, match=r"corrupt server/serf.keyring"):
+        DataDir(tmp_path).load_keyring()
 
 
 # ---- -encrypt and server.encrypt -------------------------------------------------------------

@@ -44,6 +44,7 @@ PUBLIC = {
         "KeyQueryCompleted",
         "KeyResponse",
         "Keyring",
+        "KeyringChanged",
         "KeyringError",
         "LeaveCompleted",
         "Member",
