@@ -176,10 +176,16 @@ class MixedSide:
         return None
 
     def pick_victim(self, candidate: str, names: Sequence[str]) -> str:
-        """Never our raft leader (ours elect among themselves); a serf agent is always fine."""
-        if candidate in self.serf_of or len(self.ours_names) < 2:
+        """``candidate``, unless it is our raft leader (ours elect among themselves: waiting
+        for their leader first), then the next non-seed agent of ours, else a serf agent."""
+        if candidate in self.serf_of:
             return candidate
-        return next(iter(self.serf_of), candidate)  # avoids killing a raft leader
+        self.info = self.ours.steady()
+        leader = self.info.get("leader")
+        if candidate != leader:
+            return candidate
+        others = [n for n in self.ours_names[1:] if n != leader]
+        return others[0] if others else next(iter(self.serf_of), candidate)
 
     def kill(self, name: str) -> None:
         if name in self.serf_of:
