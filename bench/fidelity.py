@@ -234,11 +234,14 @@ def run_chain(side: Side, n: int, plan: Plan, schedule_seed: int) -> dict[str, f
 
 
 class SerfSide:
-    """Real ``serf agent`` processes on 127.0.0.1, driven over RPC."""
+    """Real ``serf agent`` processes on one loopback address (``--serf-host``), over RPC."""
 
     label = "serf"
 
-    def __init__(self, *, poll_interval: float, log_level: str, keep_logs: bool) -> None:
+    def __init__(
+        self, *, poll_interval: float, log_level: str, keep_logs: bool, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host
         self.poll_interval = poll_interval
         self.log_level = log_level
         self.keep_logs = keep_logs
@@ -252,7 +255,11 @@ class SerfSide:
 
     def start(self, names: Sequence[str], gaps: Sequence[float]) -> None:
         self.cluster = SerfCluster(
-            len(names), profile="lan", log_level=self.log_level, keep_logs=self.keep_logs
+            len(names),
+            host=self.host,
+            profile="lan",
+            log_level=self.log_level,
+            keep_logs=self.keep_logs,
         )
         try:
             self.cluster.start(gaps)
@@ -470,6 +477,7 @@ def run_serf(
                 poll_interval=args.poll_interval,
                 log_level=args.serf_log_level,
                 keep_logs=args.keep_logs,
+                host=args.serf_host,
             )
             started = time.monotonic()
             try:
@@ -665,6 +673,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "where one gossip tick and the 25 ms serf poll dominate); 0 = the pure 25%% criterion",
     )
     p.add_argument("--serf-log-level", default="info", help="serf agent -log-level")
+    p.add_argument(
+        "--serf-host", default="127.0.0.1", help="loopback address every serf agent binds"
+    )
     p.add_argument("--keep-logs", action="store_true", help="keep serf agent logs")
     args = p.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
