@@ -36,6 +36,8 @@ Usage::
     python bench/fidelity.py                       # both sides, N = 3,10,25,50
     python bench/fidelity.py --serf-only --json bench/results/serf_fidelity.json
     python bench/fidelity.py --sim-only --serf-from bench/results/serf_fidelity.json
+    python bench/fidelity.py --sim-only --serf-from bench/results/serf_fidelity.json \\
+        --mixed-from bench/results/mixed_pool.json      # plus the mixed-pool column
 """
 
 from __future__ import annotations
@@ -588,6 +590,33 @@ def render(
     return "\n".join(lines)
 
 
+MIXED_METRICS = {"join": "join_s", "crash": "detect_s", "crash-first": "detect_first_s"}
+"""fidelity's metric -> bench/mixed_pool.py's field (its scenario is bench/cluster.py's)."""
+
+
+def render_mixed(data: Mapping[str, Any], tol: float) -> str:
+    """The mixed-pool column: a pool of half serf agents, half ours, against the all-serf
+    pool measured alternately in the same ``bench/mixed_pool.py`` invocation (concurrent
+    joins, so its join figures are not comparable with the sequential joins above)."""
+    results = data.get("results", {})
+    sizes = sorted(results, key=int)
+    lines: list[str] = []
+    head = ("N", "all-serf median [min-max] (n)", "mixed median [min-max] (n)", "mix/serf")
+    widths = (4, 30, 28, 8, 16)
+    for metric, field in MIXED_METRICS.items():
+        lines.append("")
+        lines.append(f"{metric} (mixed pool): {METRICS[metric]} (seconds)")
+        lines.append("  ".join(h.ljust(w) for h, w in zip((*head, "verdict"), widths, strict=True)))
+        lines.append("  ".join("-" * w for w in widths))
+        for n in sizes:
+            serf = results[n].get("serf", {}).get(field)
+            mixed = results[n].get("mixed", {}).get(field)
+            ratio, verdict = _verdict(serf, mixed, tol, 0.0)
+            row = (n, _cell(serf), _cell(mixed), ratio, verdict)
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
 def _int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -633,6 +662,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "running agents (e.g. bench/results/serf_fidelity.json)",
     )
     p.add_argument("--json", type=Path, help="write raw numbers and metadata here")
+    p.add_argument(
+        "--mixed-from",
+        type=Path,
+        help="also print the mixed-pool column from a bench/mixed_pool.py JSON file "
+        "(e.g. bench/results/mixed_pool.json)",
+    )
     p.add_argument(
         "--settle",
         type=float,
@@ -747,6 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(notes[-1], file=sys.stderr)
 
     print(render(serf, sim, args.sizes, metrics, args.tolerance, args.abs_tolerance))
+    if args.mixed_from is not None:
+        print(render_mixed(json.loads(args.mixed_from.read_text()), args.tolerance))
+        notes.append(f"mixed-pool column from {args.mixed_from} (bench/mixed_pool.py)")
     for note in notes:
         print(f"note: {note}")
     for error in errors:
