@@ -26,6 +26,7 @@ Defaults keep every process on 127.0.0.101-119: ours from 127.0.0.101 up, serf o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -195,8 +196,6 @@ class MixedSide:
 
 
 async def _gather_statuses(side: OursSide, agents: Sequence[Any]) -> list[Any]:
-    import asyncio
-
     return list(await asyncio.gather(*(side._statuses(a) for a in agents), return_exceptions=True))
 
 
@@ -236,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         log_level="WARN",
                     )
                     if label == "mixed"
-                    else _serf_side(args)
+                    else HostedSerfSide(args.serf_host, args.poll_interval)
                 )
                 try:
                     brief = run_once(
@@ -291,20 +290,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if errors else 0
 
 
-def _serf_side(args: argparse.Namespace) -> SerfSide:
-    side = SerfSide(poll_interval=args.poll_interval, log_level="warn", keep_logs=False)
-    host = args.serf_host
+class HostedSerfSide(SerfSide):
+    """``bench/cluster.py``'s serf side, on one chosen loopback address."""
 
-    def start(names: Sequence[str], gaps: Sequence[float]) -> None:
-        side.cluster = SerfCluster(len(names), host=host, profile="lan", log_level="warn")
+    def __init__(self, host: str, poll_interval: float) -> None:
+        super().__init__(poll_interval=poll_interval, log_level="warn", keep_logs=False)
+        self.host = host
+
+    def start(self, names: Sequence[str], gaps: Sequence[float]) -> None:
+        self.cluster = SerfCluster(len(names), host=self.host, profile="lan", log_level="warn")
         try:
-            side.cluster.start(gaps)
+            self.cluster.start(gaps)
         except BaseException:
-            side.cluster.stop()
+            self.cluster.stop()
             raise
-
-    side.start = start  # type: ignore[method-assign]
-    return side
 
 
 if __name__ == "__main__":

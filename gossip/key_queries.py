@@ -189,19 +189,19 @@ class KeyQueries:
 
 def tally(responses: dict[str, bytes], num_nodes: int) -> KeyResponse:
     """serf streamKeyResp: count answers, failures and the members holding each key."""
-    out = KeyResponse(num_nodes=num_nodes)
-    resp = err = 0
+    messages: dict[str, str] = {}
+    keys: dict[str, int] = {}
+    failures = 0
     for node, payload in responses.items():
-        resp += 1
         try:
             answer = decode_key_response(payload)
         except DecodeError:
-            out.messages[node] = "Failed to decode key query response"
-            err += 1
+            messages[node] = "Failed to decode key query response"
+            failures += 1
             continue
         if not answer.result:
-            out.messages[node] = answer.message
-            err += 1
+            messages[node] = answer.message
+            failures += 1
         for key in answer.keys:
-            out.keys[key] = out.keys.get(key, 0) + 1
-    return KeyResponse(out.messages, out.keys, num_nodes, resp, err)
+            keys[key] = keys.get(key, 0) + 1
+    return KeyResponse(messages, keys, num_nodes, len(responses), failures)

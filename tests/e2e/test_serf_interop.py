@@ -21,6 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -189,9 +191,6 @@ def self_stats(agent: AgentProcess) -> dict[str, dict[str, str]]:
 
 def post(agent: AgentProcess, path: str, body: object | None = None) -> tuple[int, str]:
     """POST to one of ours; (status, body text)."""
-    import urllib.error
-    import urllib.request
-
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(agent.http + path, data=data, method="POST")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
