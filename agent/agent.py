@@ -24,6 +24,8 @@ from agent.agent_api import (
     HealthCheck,
     HealthReport,
     JoinResult,
+    KeyringOperation,
+    KeyringResult,
     LogLevel,
     MembersView,
     MetricsSnapshot,
@@ -36,7 +38,7 @@ from agent.agent_api import (
 from agent.config.listeners import Listeners
 from agent.config.nomad_view import nomad_config
 from agent.config.settings import Settings
-from agent.errors import RoleMismatchError
+from agent.errors import BadRequestError, RoleMismatchError
 from agent.roles.client import ClientRole, resolve_servers
 from agent.roles.server import ServerRole
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
@@ -52,6 +54,8 @@ from agent.telemetry.log_format import LogFormat
 from agent.telemetry.log_monitor import LogMonitor
 from agent.telemetry.metrics import http_counters, server_counters, server_gauges
 from agent.telemetry.runtime_stats import RuntimeSampler
+from gocompat import Base64Error, decode_std_base64
+from gossip import KEY_SIZES
 
 log = logging.getLogger("gossip_agent.agent")
 
@@ -332,3 +336,17 @@ class Agent:
 
     def monitor(self, level: LogLevel) -> LogMonitor:  # a LogSubscription
         return LogMonitor(level, self.log_format)
+
+    async def keyring(self, op: KeyringOperation, key: str | None) -> KeyringResult:
+        """Nomad's KeyringOperationRequest: the key's base64 and size are checked here,
+        before any query leaves, so a typo is a 400 rather than every member's failure."""
+        server = self._server()
+        raw: bytes | None = None
+        if op is not KeyringOperation.LIST:
+            try:
+                raw = decode_std_base64(key or "")
+            except Base64Error as exc:
+                raise BadRequestError(str(exc)) from None
+            if len(raw) not in KEY_SIZES:
+                raise BadRequestError("key size must be 16, 24 or 32 bytes")
+        return await server.keyring(op, raw)

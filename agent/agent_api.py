@@ -335,6 +335,33 @@ class FaultAPI(Protocol):
         ...
 
 
+class KeyringOperation(StrEnum):
+    """Nomad's `/v1/agent/keyring/<op>` (command/agent/keyring_endpoint.go)."""
+
+    LIST = "list"
+    INSTALL = "install"
+    USE = "use"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class KeyringResult:
+    """Nomad's structs.KeyringResponse, from serf's KeyResponse."""
+
+    messages: Mapping[str, str]
+    """Member name -> the error it answered with."""
+    keys: Mapping[str, int]
+    """Base64 key -> how many members hold it (filled by `list`)."""
+    num_nodes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "Messages": dict(self.messages),
+            "Keys": dict(self.keys),
+            "NumNodes": self.num_nodes,
+        }
+
+
 class AgentAPI(Protocol):
     """The agent as the HTTP API sees it. Commands are async; reads never block."""
 
@@ -419,4 +446,14 @@ class AgentAPI(Protocol):
 
     def monitor(self, level: LogLevel) -> LogSubscription:
         """Subscribe to this agent's log lines at `level` and above."""
+        ...
+
+    async def keyring(self, op: KeyringOperation, key: str | None) -> KeyringResult:
+        """serf's KeyManager across the pool (servers only).
+
+        Raises:
+            BadRequestError: a key that is not base64 of 16, 24 or 32 bytes, or removing our
+                primary key.
+            AgentError: some member failed or did not answer (serf's "N/M nodes ...").
+        """
         ...

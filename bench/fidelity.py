@@ -36,6 +36,8 @@ Usage::
     python bench/fidelity.py                       # both sides, N = 3,10,25,50
     python bench/fidelity.py --serf-only --json bench/results/serf_fidelity.json
     python bench/fidelity.py --sim-only --serf-from bench/results/serf_fidelity.json
+    python bench/fidelity.py --sim-only --serf-from bench/results/serf_fidelity.json \\
+        --mixed-from bench/results/mixed_pool.json      # plus the mixed-pool column
 """
 
 from __future__ import annotations
@@ -234,11 +236,14 @@ def run_chain(side: Side, n: int, plan: Plan, schedule_seed: int) -> dict[str, f
 
 
 class SerfSide:
-    """Real ``serf agent`` processes on 127.0.0.1, driven over RPC."""
+    """Real ``serf agent`` processes on one loopback address (``--serf-host``), over RPC."""
 
     label = "serf"
 
-    def __init__(self, *, poll_interval: float, log_level: str, keep_logs: bool) -> None:
+    def __init__(
+        self, *, poll_interval: float, log_level: str, keep_logs: bool, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host
         self.poll_interval = poll_interval
         self.log_level = log_level
         self.keep_logs = keep_logs
@@ -252,7 +257,11 @@ class SerfSide:
 
     def start(self, names: Sequence[str], gaps: Sequence[float]) -> None:
         self.cluster = SerfCluster(
-            len(names), profile="lan", log_level=self.log_level, keep_logs=self.keep_logs
+            len(names),
+            host=self.host,
+            profile="lan",
+            log_level=self.log_level,
+            keep_logs=self.keep_logs,
         )
         try:
             self.cluster.start(gaps)
@@ -470,6 +479,7 @@ def run_serf(
                 poll_interval=args.poll_interval,
                 log_level=args.serf_log_level,
                 keep_logs=args.keep_logs,
+                host=args.serf_host,
             )
             started = time.monotonic()
             try:
@@ -580,6 +590,33 @@ def render(
     return "\n".join(lines)
 
 
+MIXED_METRICS = {"join": "join_s", "crash": "detect_s", "crash-first": "detect_first_s"}
+"""fidelity's metric -> bench/mixed_pool.py's field (its scenario is bench/cluster.py's)."""
+
+
+def render_mixed(data: Mapping[str, Any], tol: float) -> str:
+    """The mixed-pool column: a pool of half serf agents, half ours, against the all-serf
+    pool measured alternately in the same ``bench/mixed_pool.py`` invocation (concurrent
+    joins, so its join figures are not comparable with the sequential joins above)."""
+    results = data.get("results", {})
+    sizes = sorted(results, key=int)
+    lines: list[str] = []
+    head = ("N", "all-serf median [min-max] (n)", "mixed median [min-max] (n)", "mix/serf")
+    widths = (4, 30, 28, 8, 16)
+    for metric, field in MIXED_METRICS.items():
+        lines.append("")
+        lines.append(f"{metric} (mixed pool): {METRICS[metric]} (seconds)")
+        lines.append("  ".join(h.ljust(w) for h, w in zip((*head, "verdict"), widths, strict=True)))
+        lines.append("  ".join("-" * w for w in widths))
+        for n in sizes:
+            serf = results[n].get("serf", {}).get(field)
+            mixed = results[n].get("mixed", {}).get(field)
+            ratio, verdict = _verdict(serf, mixed, tol, 0.0)
+            row = (n, _cell(serf), _cell(mixed), ratio, verdict)
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
 def _int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -626,6 +663,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, help="write raw numbers and metadata here")
     p.add_argument(
+        "--mixed-from",
+        type=Path,
+        help="also print the mixed-pool column from a bench/mixed_pool.py JSON file "
+        "(e.g. bench/results/mixed_pool.json)",
+    )
+    p.add_argument(
         "--settle",
         type=float,
         default=2.0,
@@ -665,6 +708,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "where one gossip tick and the 25 ms serf poll dominate); 0 = the pure 25%% criterion",
     )
     p.add_argument("--serf-log-level", default="info", help="serf agent -log-level")
+    p.add_argument(
+        "--serf-host", default="127.0.0.1", help="loopback address every serf agent binds"
+    )
     p.add_argument("--keep-logs", action="store_true", help="keep serf agent logs")
     args = p.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
@@ -736,6 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(notes[-1], file=sys.stderr)
 
     print(render(serf, sim, args.sizes, metrics, args.tolerance, args.abs_tolerance))
+    if args.mixed_from is not None:
+        print(render_mixed(json.loads(args.mixed_from.read_text()), args.tolerance))
+        notes.append(f"mixed-pool column from {args.mixed_from} (bench/mixed_pool.py)")
     for note in notes:
         print(f"note: {note}")
     for error in errors:

@@ -14,6 +14,7 @@ from gocompat.addresses import (
     split_host_port,
     strip_node_name,
 )
+from gocompat.base64s import Base64Error, decode_std_base64
 from gocompat.bools import parse_go_bool
 from gocompat.durations import (
     MAX_DURATION_NS,
@@ -25,6 +26,8 @@ from gocompat.durations import (
 __all__ = [
     "MAX_DURATION_NS",
     "AddressError",
+    "Base64Error",
+    "decode_std_base64",
     "format_go_duration",
     "ip_literal",
     "join_host_port",

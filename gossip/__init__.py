@@ -13,18 +13,23 @@ from gossip.events import (
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
+    KeyQueryCompleted,
+    KeyringChanged,
     LeaveCompleted,
     MemberEvent,
     MemberEventType,
     NameConflictDetected,
     format_multierror,
 )
+from gossip.key_queries import KeyOp, KeyResponse
+from gossip.keyring import KEY_SIZES, Keyring, KeyringError
 from gossip.outputs import Datagram, StreamRequest
 from gossip.serf import SerfCore, SerfState
 from gossip.swim import SwimNode
 from gossip.types import Address, Member, MemberStatus, NodeState, Versions
 
 __all__ = [
+    "KEY_SIZES",
     "Address",
     "ConflictResolved",
     "Datagram",
@@ -35,6 +40,12 @@ __all__ = [
     "GossipError",
     "GossipEvent",
     "JoinCompleted",
+    "KeyOp",
+    "KeyQueryCompleted",
+    "KeyResponse",
+    "Keyring",
+    "KeyringChanged",
+    "KeyringError",
     "LeaveCompleted",
     "Member",
     "MemberEvent",

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from gossip.types import Address, Member
+
+if TYPE_CHECKING:  # key_queries imports queries, which imports this module
+    from gossip.key_queries import KeyResponse
 
 NO_TOKEN = 0
 """The token of events no command asked for; command tokens start at 1."""
@@ -112,6 +116,23 @@ class QueryReceived:
     token: int = NO_TOKEN
 
 
+@dataclass(frozen=True, slots=True)
+class KeyQueryCompleted:
+    """A key operation (`SerfCore.key_operation`) finished: serf KeyManager's result."""
+
+    token: int
+    response: KeyResponse
+
+
+@dataclass(frozen=True, slots=True)
+class KeyringChanged:
+    """A key query changed our keyring: the owner saves it (serf's keyring file)."""
+
+    keys: tuple[bytes, ...]
+    """Every installed key, the primary first."""
+    token: int = NO_TOKEN
+
+
 GossipEvent = (
     MemberEvent
     | JoinCompleted
@@ -120,6 +141,8 @@ GossipEvent = (
     | NameConflictDetected
     | ConflictResolved
     | QueryReceived
+    | KeyQueryCompleted
+    | KeyringChanged
 )
 
 

@@ -3,9 +3,11 @@
 Every message we send carries as many queued broadcasts as fit in `udp_buffer_size`:
 memberlist's own news first, then the delegate's (serf) in the space left, each framed as a
 user message. A packet with extras becomes a compound; then it is LZW-compressed if that
-makes it smaller and CRC-wrapped for peers that check CRCs. Encryption, not modelled, would
-be the last layer, here. The driver pulls the datagrams and stream requests after every
-input; a stream's purpose is remembered by token until its result comes back.
+makes it smaller and CRC-wrapped for peers that check CRCs; with a keyring it is then sealed
+whole (`gossip/security.py`), and every stream message is sealed in its encrypt frame. The
+space for broadcasts shrinks by the seal's overhead, as memberlist's does. The driver pulls
+the datagrams and stream requests after every input; a stream's purpose is
+remembered by token until its result comes back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gossip.codec import encode_compound, encode_stream, maybe_compress, wrap_cr
 from gossip.config import GossipConfig
 from gossip.messages import USER_MSG_PREFIX, StreamMessage
 from gossip.outputs import Datagram, StreamRequest
+from gossip.security import Encryption
 from gossip.stream_purposes import StreamPurpose
 from gossip.timing import retransmit_limit
 from gossip.types import Address
@@ -56,6 +59,8 @@ class Outbox:
         self.datagrams: list[Datagram] = []
         self.streams: list[StreamRequest] = []
         self.purposes: dict[int, StreamPurpose] = {}
+        self.encryption: Encryption | None = None
+        """Set while a keyring is installed: every datagram and stream leaves sealed."""
         self._tokens = itertools.count(1)
 
     def has_broadcasts(self) -> bool:
@@ -80,6 +85,7 @@ class Outbox:
     def send_msg(self, dst: Address, msg: bytes) -> None:
         """Send one message, piggybacking whatever broadcasts fit (memberlist sendMsg)."""
         avail = self.config.udp_buffer_size - len(msg) - COMPOUND_HEADER_OVERHEAD
+        avail -= self.seal_overhead()
         extra = self.get_broadcasts(COMPOUND_OVERHEAD, avail)
         if extra:
             msg = encode_compound([msg, *extra])
@@ -91,6 +97,8 @@ class Outbox:
             msg = maybe_compress(msg)
         if crc:
             msg = wrap_crc(msg)
+        if self.encryption is not None:
+            msg = self.encryption.seal_packet(msg)
         self.datagrams.append(Datagram(dst, msg))
 
     def open_stream(
@@ -98,10 +106,18 @@ class Outbox:
     ) -> int:
         """Ask the driver for one stream exchange; its result comes back with the token."""
         token = next(self._tokens)
-        data = encode_stream(msg, compress=self.config.enable_compression)
+        data = self.seal_stream(encode_stream(msg, compress=self.config.enable_compression))
         self.streams.append(StreamRequest(token, dst, data, timeout))
         self.purposes[token] = purpose
         return token
+
+    def seal_overhead(self) -> int:
+        """Bytes sealing adds to a datagram (memberlist encryptOverhead), 0 without a keyring."""
+        return 0 if self.encryption is None else self.encryption.overhead
+
+    def seal_stream(self, data: bytes) -> bytes:
+        """A stream message as it leaves: sealed in its encrypt frame with a keyring."""
+        return data if self.encryption is None else self.encryption.seal_stream(data)
 
     def take_datagrams(self) -> list[Datagram]:
         out = self.datagrams

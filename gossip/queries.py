@@ -14,9 +14,9 @@ The sender processes its own query too (so its own copy is deduplicated and its 
 past the query's time), exactly as serf does.
 
 Not modelled: response relaying (our queries ask for none; we ignore a query's RelayFactor
-and drop the relay messages, type 9, others ask us to forward), and the key-management
-internal queries (`_serf_install-key` ...): we only ack them, where serf, unencrypted,
-answers "encryption not enabled", so `serf keys` counts us as not responding.
+and drop the relay messages, type 9, others ask us to forward, counting them). The
+key-management internal queries (`_serf_install-key` ...) are answered by
+`key_queries.py`, which registers its handlers here.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ class PendingQuery:
     on_done: Callable[[float, PendingQuery], None]
     responses: dict[str, bytes] = field(default_factory=dict)
     """Answer payload per responder, in arrival order (one per responder)."""
+    expected: int | None = None
+    """Stop collecting once this many have answered (serf's KeyManager stops reading its
+    response channel when every member has): `on_done` runs then, before the deadline."""
 
 
 InternalHandler = Callable[[float, Query], bytes | None]
@@ -124,6 +127,7 @@ class Queries:
         *,
         timeout: float,
         on_done: Callable[[float, PendingQuery], None],
+        expected: int | None = None,
     ) -> PendingQuery | None:
         """serf Query: gossip a new query and collect for `timeout` seconds; `on_done` then
         gets the PendingQuery. None (nothing sent) below serf protocol 4 or when the encoded
@@ -148,7 +152,7 @@ class Queries:
         raw = encode_serf(query)
         if len(raw) > QUERY_SIZE_LIMIT:
             return None
-        pending = PendingQuery(query, now + timeout, on_done)
+        pending = PendingQuery(query, now + timeout, on_done, expected=expected)
         self.pending[query.ltime] = pending  # 1-to-1: processing it below moves the clock on
         self.deadlines.schedule(QueryTimeout(query.ltime), now + timeout)
         self.process(now, query)
@@ -170,6 +174,9 @@ class Queries:
             return  # an ack we never asked for (we send no ack requests)
         if resp.from_node not in pending.responses:
             pending.responses[resp.from_node] = resp.payload
+            if pending.expected is not None and len(pending.responses) >= pending.expected:
+                self.deadlines.cancel(QueryTimeout(resp.ltime))
+                self.expire(now, resp.ltime)
 
     # ---- answering --------------------------------------------------------------------------
 

@@ -48,14 +48,26 @@ from gossip.errors import DecodeError, UsageError
 from gossip.events import (
     GossipEvent,
     JoinCompleted,
+    KeyQueryCompleted,
+    KeyringChanged,
     LeaveCompleted,
 )
 from gossip.intents import Intents
+from gossip.key_queries import KeyOp, KeyQueries, KeyResponse
+from gossip.keyring import Keyring
 from gossip.lamport import U64, LamportClock
 from gossip.membership import NodeEntry
-from gossip.messages import Alive, JoinIntent, LeaveIntent, Query, QueryResponse, UserEvent
+from gossip.messages import (
+    Alive,
+    JoinIntent,
+    LeaveIntent,
+    Query,
+    QueryResponse,
+    SerfMessageType,
+    UserEvent,
+)
 from gossip.outputs import Datagram, StreamRequest
-from gossip.queries import Queries
+from gossip.queries import Queries, default_query_timeout
 from gossip.serf_broadcasts import SerfBroadcasts
 from gossip.serf_members import MemberTable
 from gossip.serf_push_pull import PushPullState
@@ -71,6 +83,17 @@ from gossip.timers import (
 )
 from gossip.types import Address, Member
 from gossip.user_events import EventRing
+
+_UNSUPPORTED = frozenset(
+    {
+        SerfMessageType.PUSH_PULL,  # only ever inside memberlist's push-pull
+        SerfMessageType.CONFLICT_RESPONSE,  # only ever inside a query response
+        SerfMessageType.KEY_REQUEST,  # only ever inside a query
+        SerfMessageType.KEY_RESPONSE,  # only ever inside a query response
+        SerfMessageType.RELAY,  # response relaying is not modelled (queries.py)
+    }
+)
+"""serf message types that may reach notify_msg and that we do not act on."""
 
 
 class SerfState(Enum):
@@ -94,8 +117,12 @@ class SerfCore:
         now: float,
         restored_clocks: tuple[int, int, int] | None = None,
         restored_incarnation: int = 0,
+        keyring: Keyring | None = None,
     ) -> None:
         """Create the instance; nothing is sent before `join`.
+
+        With a `keyring` gossip is encrypted (memberlist's Config.Keyring, see
+        `gossip/security.py`), and the `_serf_*-key` queries change it pool-wide.
 
         `restored_clocks` (member, event, query) and `restored_incarnation` come from a
         snapshot of a previous run of this node (see the module docstring); leave them out
@@ -138,6 +165,11 @@ class SerfCore:
             self._restore_clocks(*restored_clocks)
         self.join_ignore_old = False
         self._decode_errors = 0
+        self.unsupported = 0
+        """serf messages we receive and deliberately do not act on (relays, key and conflict
+        answers arriving as gossip, push-pull as a user message): dropped and counted."""
+        self.keyring_changes = 0
+        """Key installs, uses and removals applied to our keyring (the agent persists on it)."""
         self.table = MemberTable(
             config, name=name, clock=self.clock, deadlines=self.deadlines, events=self._events
         )
@@ -163,6 +195,10 @@ class SerfCore:
             now=now,
             delegate=self,
             incarnation=restored_incarnation,
+            keyring=keyring,
+        )
+        self.keys = KeyQueries(
+            self.queries, keyring=lambda: self.swim.keyring, on_change=self._keyring_changed
         )
         self.intents = Intents(
             config,
@@ -294,7 +330,24 @@ class SerfCore:
 
     def stats(self) -> dict[str, str]:
         """serf Stats(): every value a decimal string, as `serf info` and Nomad print them."""
-        return serf_stats(self.table, self.clocks, self.queues, self.swim.awareness.score)
+        return serf_stats(
+            self.table,
+            self.clocks,
+            self.queues,
+            self.swim.awareness.score,
+            encrypted=self.swim.encrypted,
+        )
+
+    @property
+    def encrypted(self) -> bool:
+        """serf EncryptionEnabled."""
+        return self.swim.encrypted
+
+    def _keyring_changed(self) -> None:
+        self.keyring_changes += 1
+        keyring = self.swim.keyring
+        if keyring is not None:
+            self._events.append(KeyringChanged(keyring.keys))
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -343,6 +396,30 @@ class SerfCore:
         self.swim.advance(now)
         token = next(self._tokens)
         self.intents.force_leave(now, token, node, prune)
+        self._after_input(now)
+        return token
+
+    def key_operation(self, now: float, op: KeyOp, key: bytes | None = None) -> int:
+        """serf KeyManager's InstallKey / UseKey / RemoveKey / ListKeys across the pool.
+
+        The outcome is a KeyQueryCompleted event with the returned token, once every member
+        memberlist counts has answered or at serf's default query timeout.
+        """
+        self.swim.advance(now)
+        token = next(self._tokens)
+        num_nodes = self.swim.membership.num_live_nodes()
+        timeout = default_query_timeout(self.config.memberlist.gossip_interval, num_nodes)
+
+        def done(at: float, response: KeyResponse) -> None:
+            self._events.append(KeyQueryCompleted(token, response))
+
+        failure: str | None = None
+        if self.state is not SerfState.ALIVE:
+            failure = "Serf can't query after Leave or Shutdown"
+        elif not self.keys.ask(now, op, key, num_nodes=num_nodes, timeout=timeout, on_done=done):
+            failure = "the key query was not sent (serf protocol below 4, or over the size limit)"
+        if failure is not None:
+            self._events.append(KeyQueryCompleted(token, KeyResponse(failure=failure)))
         self._after_input(now)
         return token
 
@@ -418,6 +495,9 @@ class SerfCore:
 
     def notify_msg(self, now: float, payload: bytes) -> None:
         """A serf message from gossip: apply it, and re-gossip it unchanged if it was news."""
+        if payload and payload[0] in _UNSUPPORTED:
+            self.unsupported += 1
+            return
         try:
             msg = decode_serf(payload)
         except DecodeError:

@@ -14,6 +14,7 @@ def serf_stats(
     clocks: tuple[LamportClock, LamportClock, LamportClock],
     queues: SerfBroadcasts,
     health_score: int,
+    encrypted: bool = False,
 ) -> dict[str, str]:
     """The stats of one serf; `clocks` are the member, event and query clocks."""
     clock, event_clock, query_clock = clocks
@@ -28,7 +29,7 @@ def serf_stats(
         "intent_queue": str(len(queues.intents)),
         "event_queue": str(len(queues.events)),
         "query_queue": str(len(queues.queries)),
-        "encrypted": "false",
+        "encrypted": "true" if encrypted else "false",
         # We keep no Vivaldi coordinates, so the client never resets: always 0.
         "coordinate_resets": "0",
     }

@@ -13,6 +13,12 @@ the caller's `now`; outputs (datagrams, stream exchanges) are queued for the dri
 The rules for changing the table live in `membership.py`, packet packing in `outbox.py`,
 the wire format in `codec.py`.
 Bad datagrams are counted in `decode_errors` and dropped; they never raise.
+
+With a keyring (`keyring=`, memberlist Config.Keyring) every datagram and stream leaves sealed
+with the primary key and must arrive sealed with an installed key (`security.py`); what does
+not is dropped and counted in `undecryptable` (no key opens it) or `unencrypted` (plaintext,
+which memberlist's GossipVerifyIncoming refuses), so a node with another key or none is
+isolated from the pool instead of confusing it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from gossip.codec import decode_packet, decode_stream, encode_compound, encode_s
 from gossip.config import GossipConfig
 from gossip.deadlines import DeadlineQueue
 from gossip.errors import DecodeError, UsageError
+from gossip.keyring import Keyring
 from gossip.membership import U32, Membership, MembershipListener, NodeEntry
 from gossip.messages import (
     USER_MSG_PREFIX,
@@ -45,6 +52,7 @@ from gossip.outbox import COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD, Broadcast
 from gossip.outputs import Datagram, StreamRequest
 from gossip.probe import Prober, next_tick
 from gossip.push_pull import JoinJob, StateDelegate, StateSync
+from gossip.security import ENCRYPT_MSG, DecryptError, Encryption
 from gossip.stream_purposes import JoinPushPull, PeriodicPushPull, TcpPing
 from gossip.timers import (
     ProbeEnd,
@@ -84,8 +92,12 @@ class SwimNode:
         now: float,
         delegate: SwimDelegate,
         incarnation: int = 0,
+        keyring: Keyring | None = None,
     ) -> None:
         """Create the node and announce it alive (to itself) at `incarnation + 1`.
+
+        With a `keyring`, gossip is encrypted (see the module docstring); key changes made
+        to that keyring later take effect with the next message.
 
         `incarnation` is the last one this node used before a restart (0 for a new node).
         memberlist itself starts every process at 1; starting above the old value lets the
@@ -140,6 +152,13 @@ class SwimNode:
             on_decode_error=self._count_decode_error,
         )
         self.decode_errors = 0
+        self.undecryptable = 0
+        """Sealed datagrams and streams no installed key opened (or not sealed right)."""
+        self.unencrypted = 0
+        """Plaintext datagrams and streams refused because encryption is configured, and
+        sealed streams refused because it is not."""
+        if keyring is not None:
+            self.outbox.encryption = Encryption(keyring, rng, config.protocol_version)
         self.shut_down = False
         self._leave: tuple[object, Callable[[float, str | None], None]] | None = None
         self._gossip_phase = now
@@ -176,6 +195,54 @@ class SwimNode:
         if cfg.push_pull_interval > 0:
             stagger = self.rng.random() * cfg.push_pull_interval
             self.deadlines.schedule(TimerKind.PUSH_PULL_WAIT, now + stagger)
+
+    @property
+    def keyring(self) -> Keyring | None:
+        """memberlist Config.Keyring: None when gossip is not encrypted."""
+        encryption = self.outbox.encryption
+        return None if encryption is None else encryption.keyring
+
+    @property
+    def encrypted(self) -> bool:
+        """memberlist EncryptionEnabled: a keyring with at least one key."""
+        return self.outbox.encryption is not None
+
+    def _open_packet(self, data: bytes) -> bytes | None:
+        """memberlist ingestPacket's first step: the plaintext, or None (dropped, counted)."""
+        encryption = self.outbox.encryption
+        if encryption is None:
+            return data
+        try:
+            return encryption.open_packet(data)
+        except DecryptError:
+            # A plaintext packet fails the same way (its first byte is no version, or no key
+            # opens it); memberlist cannot tell them apart either. Count what it most likely was.
+            if data and data[0] > 1:
+                self.unencrypted += 1
+            else:
+                self.undecryptable += 1
+            return None
+
+    def _open_stream(self, data: bytes) -> bytes:
+        """memberlist readStream's decryption step.
+
+        Raises:
+            DecryptError: counted; the message names why, in memberlist's words.
+        """
+        encryption = self.outbox.encryption
+        if encryption is None:
+            if data[:1] == bytes((ENCRYPT_MSG,)):
+                self.unencrypted += 1
+                raise DecryptError("Remote state is encrypted and encryption is not configured")
+            return data
+        try:
+            return encryption.open_stream(data)
+        except DecryptError:
+            if data[:1] == bytes((ENCRYPT_MSG,)):
+                self.undecryptable += 1
+            else:
+                self.unencrypted += 1
+            raise
 
     def _count_decode_error(self) -> None:
         self.decode_errors += 1
@@ -262,7 +329,10 @@ class SwimNode:
         self.advance(now)
         if self.shut_down:
             return
-        packet = decode_packet(data)
+        plain = self._open_packet(data)
+        if plain is None:
+            return
+        packet = decode_packet(plain)
         self.decode_errors += packet.errors
         for msg in packet.messages:
             try:
@@ -307,6 +377,7 @@ class SwimNode:
 
         peers = self.membership.k_random_nodes(self.config.gossip_nodes, exclude)
         avail = self.config.udp_buffer_size - COMPOUND_HEADER_OVERHEAD
+        avail -= self.outbox.seal_overhead()
         for peer in peers:
             msgs = self.outbox.get_broadcasts(COMPOUND_OVERHEAD, avail)
             if not msgs:
@@ -345,6 +416,11 @@ class SwimNode:
         purpose = self.outbox.purposes.pop(token, None)
         if purpose is None or self.shut_down:
             return
+        if reply is not None:
+            try:
+                reply = self._open_stream(reply)
+            except DecryptError as exc:
+                reply, error = None, str(exc)
         match purpose:
             case TcpPing(seq):
                 self.prober.on_tcp_ping_result(now, seq, reply)
@@ -358,11 +434,14 @@ class SwimNode:
         if self.shut_down:
             return None
         compress = self.config.enable_compression
+        seal = self.outbox.seal_stream
         try:
-            msg = decode_stream(data)
+            msg = decode_stream(self._open_stream(data))
+        except DecryptError as exc:
+            return seal(encode_stream(ErrResp(str(exc)), compress=compress))
         except DecodeError as exc:
             self.decode_errors += 1
-            return encode_stream(ErrResp(str(exc)), compress=compress)
+            return seal(encode_stream(ErrResp(str(exc)), compress=compress))
         reply: bytes | None = None
         if isinstance(msg, PushPull):
             reply = self.sync.serve(now, msg)
@@ -372,7 +451,7 @@ class SwimNode:
         elif isinstance(msg, UserMsg):
             self.delegate.notify_msg(now, msg.payload)
         self._after_input(now)
-        return reply
+        return None if reply is None else seal(reply)
 
     def send_user(self, dst: Address, payload: bytes) -> None:
         """Send one delegate message straight to `dst` (memberlist SendTo / SendBestEffort)."""

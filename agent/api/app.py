@@ -23,6 +23,7 @@ from agent.api.request_counting import count_requests
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
 from agent.api.routes import fault as fault_routes
+from agent.api.routes import keyring as keyring_routes
 from agent.api.routes import metrics as metrics_routes
 from agent.api.routes import monitor as monitor_routes
 from agent.api.routes import nodes as node_routes
@@ -99,6 +100,7 @@ def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
     app.include_router(metrics_routes.build_router())
     app.include_router(monitor_routes.build_router())
     app.state.metrics_registry = metrics_routes.registry_for(agent)
+    app.include_router(keyring_routes.build_router())
     if agent.faults is not None:  # without -enable-fault-injection the paths are unknown: 404
         app.include_router(fault_routes.build_router())
     install_error_handlers(app)

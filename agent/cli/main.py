@@ -2,7 +2,7 @@
 
 Flags (a double dash works too): -dev -server -client -bootstrap-expect N -node NAME
 -region R -dc DC -bind ADDR -data-dir DIR -config FILE (repeatable) -log-level LEVEL
--acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin
+-acl-enabled -join ADDR -retry-join ADDR -retry-interval D -retry-max N -rejoin -encrypt KEY
 -servers A,B, -log-json, and ours: -http-port -rpc-port -serf-port
 -gossip-profile wan|lan|local -enable-fault-injection.
 
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag("retry-interval", metavar="DURATION", help="server: time between join attempts (30s)")
     flag("retry-max", type=int, metavar="N", help="server: retries before exiting, 0: forever")
     flag("rejoin", help="server: rejoin the known peers even after a leave", **boolean)
+    flag("encrypt", metavar="KEY", help="server: gossip key, base64 of 16, 24 or 32 bytes")
     flag("servers", metavar="ADDRS", help="client: comma-separated server RPC addresses")
     flag(
         "enable-fault-injection",
@@ -148,6 +149,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
         (("server", "retry_interval"), args.retry_interval),
         (("server", "retry_max"), args.retry_max),
         (("server", "rejoin_after_leave"), args.rejoin),
+        (("server", "encrypt"), args.encrypt),
         (("client", "servers"), _split_list(args.servers)),
         (("enable_fault_injection",), args.enable_fault_injection),
     ]

@@ -29,7 +29,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gocompat import AddressError, parse_go_duration, split_host_port
+from gocompat import (
+    AddressError,
+    Base64Error,
+    decode_std_base64,
+    parse_go_duration,
+    split_host_port,
+)
 from gossip import SerfConfig
 from raft_stub import RaftConfig
 
@@ -144,6 +150,28 @@ class ServerSettings(_JoinKeys):
     rejoin_after_leave: bool = False
     """Rejoin the snapshot's peers even after a graceful leave (serf RejoinAfterLeave)."""
     server_join: ServerJoin | None = None
+    encrypt: str = Field(default="", repr=False)
+    """Nomad's `encrypt` (`-encrypt`): the gossip key, base64 of 16, 24 or 32 bytes; empty
+    means gossip in the clear. Kept out of reprs: it is a secret."""
+
+    @field_validator("encrypt")
+    @classmethod
+    def _gossip_key(cls, value: str) -> str:
+        """Nomad checks the key's base64 at start (command.go: "Invalid encryption key"),
+        memberlist its length when the keyring is built; both stop the agent here."""
+        if value:
+            try:
+                key = decode_std_base64(value)
+            except Base64Error as exc:
+                raise ValueError(f"Invalid encryption key: {exc}") from None
+            if len(key) not in (16, 24, 32):
+                raise ValueError("Invalid encryption key: key size must be 16, 24 or 32 bytes")
+        return value
+
+    @property
+    def encrypt_key(self) -> bytes | None:
+        """The decoded gossip key, or None without encryption."""
+        return decode_std_base64(self.encrypt) if self.encrypt else None
 
     @model_validator(mode="after")
     def _merge_server_join(self) -> ServerSettings:

@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Coroutine, Hashable, Sequence
 from typing import Any
 
-from agent.agent_api import HealthCheck, JoinResult, MemberInfo, RaftServerInfo
+from agent.agent_api import (
+    HealthCheck,
+    JoinResult,
+    KeyringOperation,
+    KeyringResult,
+    MemberInfo,
+    RaftServerInfo,
+)
 from agent.config.listeners import Listeners
 from agent.config.settings import Settings
-from agent.errors import AgentError
+from agent.errors import AgentError, BadRequestError
 from agent.rpc.server_rpc import NO_LEADER, ServerPeer, ServerRpc
 from agent.runtime.clock import Clock
 from agent.runtime.gossip_driver import Runtime
@@ -48,6 +56,10 @@ from gossip import (
     ForceLeaveCompleted,
     GossipEvent,
     JoinCompleted,
+    KeyOp,
+    KeyQueryCompleted,
+    Keyring,
+    KeyringChanged,
     LeaveCompleted,
     Member,
     MemberEvent,
@@ -73,6 +85,14 @@ SERF_CANT_JOIN = "Serf can't Join after Leave or Shutdown"
 PEER_REMOVAL_TIMEOUT = 5.0
 """Seconds a raft peer removal waits for an earlier configuration change to commit."""
 
+_KEY_OPS = {
+    KeyringOperation.LIST: KeyOp.LIST,
+    KeyringOperation.INSTALL: KeyOp.INSTALL,
+    KeyringOperation.USE: KeyOp.USE,
+    KeyringOperation.REMOVE: KeyOp.REMOVE,
+}
+"""Nomad's keyring paths and the serf queries behind them."""
+
 
 def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
     """raft's term, vote and log from the data dir, if a previous run left them.
@@ -88,6 +108,23 @@ def _restore_raft(data_dir: DataDir | None) -> PersistentState | None:
         return PersistentState.from_bytes(raw)
     except RaftDecodeError as exc:
         raise data_dir.error(f"corrupt {RAFT_STATE}: {exc}") from None
+
+
+def _initial_keyring(settings: Settings, data_dir: DataDir | None) -> Keyring | None:
+    """Nomad's start-up rule: a keyring file in the data dir wins (with a warning if
+    `-encrypt` was also given, as Nomad prints "keyring exists but -encrypt given, using
+    keyring"); otherwise `-encrypt`'s key, which is written as the first keyring file."""
+    key = settings.server.encrypt_key
+    saved = data_dir.load_keyring() if data_dir is not None else None
+    if saved:
+        if key is not None:
+            log.warning("WARNING: keyring exists but -encrypt given, using keyring")
+        return Keyring(saved[0], saved[1:])
+    if key is None:
+        return None
+    if data_dir is not None:
+        data_dir.save_keyring([key])
+    return Keyring(key)
 
 
 def server_peer(member: Member) -> ServerPeer | None:
@@ -157,6 +194,7 @@ class ServerRole:
         """Port a join address without one gets: our Serf bind port, as memberlist does."""
         self.data_dir = data_dir
         snapshot = data_dir.load_serf_snapshot() if data_dir is not None else None
+        keyring = _initial_keyring(settings, data_dir)
         self.serf = SerfCore(
             self.config,
             name=f"{settings.node_name}.{settings.region}",
@@ -166,7 +204,9 @@ class ServerRole:
             now=runtime.now(),
             restored_clocks=snapshot.clocks if snapshot is not None else None,
             restored_incarnation=snapshot.incarnation if snapshot is not None else 0,
+            keyring=keyring,
         )
+
         raft_config = settings.to_raft_config(listeners.rpc.advertise)
         self.raft = RaftStub(
             raft_config,
@@ -303,6 +343,11 @@ class ServerRole:
                     event.existing,
                     event.other,
                 )
+            return
+        if isinstance(event, KeyringChanged):
+            # serf writes its keyring file after every change a key query makes.
+            if self.data_dir is not None:
+                self.data_dir.save_keyring(list(event.keys))
             return
         if isinstance(event, ConflictResolved):
             tally = f"[{event.matching} / {event.responses}]"
@@ -486,6 +531,18 @@ class ServerRole:
             },
             "raft": self.raft.stats(self.rpc_runtime.now()),
             "serf": self.serf.stats(),
+            "gossip": self.gossip_drops(),
+        }
+
+    def gossip_drops(self) -> dict[str, str]:
+        """What arrived on the serf port and was dropped, by why (ours: Nomad has no such
+        section). A peer with another key or none shows up in the first two."""
+        swim = self.serf.swim
+        return {
+            "dropped_undecryptable": str(swim.undecryptable),
+            "dropped_unencrypted": str(swim.unencrypted),
+            "dropped_malformed": str(swim.decode_errors + self.serf.decode_errors),
+            "dropped_unsupported": str(self.serf.unsupported),
         }
 
     def health(self, region: str | None) -> HealthCheck:
@@ -573,6 +630,27 @@ class ServerRole:
         result = future.result()
         assert isinstance(result, LeaveCompleted)
         return result.error
+
+    async def keyring(self, op: KeyringOperation, key: bytes | None) -> KeyringResult:
+        """serf KeyManager: one `_serf_<op>-key` query to the pool, answered as Nomad does."""
+        keyring = self.serf.swim.keyring
+        if op is KeyringOperation.REMOVE and keyring is not None and key == keyring.primary:
+            raise BadRequestError("Removing the primary key is not allowed")
+        token = self.serf.key_operation(self.runtime.now(), _KEY_OPS[op], key)
+        future = self._expect(token)
+        self.runtime.flush()
+        # serf's DefaultQueryTimeout, which the core collects for, then a little slack.
+        num = self.serf.swim.membership.num_live_nodes()
+        timeout = self.config.memberlist.gossip_interval * 16 * math.ceil(math.log10(num + 1))
+        await self.runtime.wait([future], timeout + COMMAND_SLACK)
+        if not future.done():
+            raise AgentError("timed out waiting for key query answers")
+        result = future.result()
+        assert isinstance(result, KeyQueryCompleted)
+        response = result.response
+        if response.error is not None:
+            raise AgentError(response.error)
+        return KeyringResult(response.messages, response.keys, response.num_nodes)
 
     async def shutdown(self) -> None:
         for task in list(self._tasks):

@@ -6,6 +6,8 @@ Layout (paths relative to the data dir; Nomad's names where Nomad has the same t
     server/serf.json      serf snapshot (agent.state.serf_snapshot.SerfSnapshot as JSON)
     server/raft.bin       raft state: opaque bytes, framed with a magic and a CRC32
     server/acl.json       ACL state (agent.acl.store; our name: Nomad keeps ACLs in raft)
+    server/serf.keyring   the gossip keys, a JSON array of base64 strings, primary first
+                          (Nomad's and serf's keyring file)
     client/client-id      the client's node ID, a UUID (Nomad's file name)
 
 Why a marker: `-data-dir` is easy to point at the wrong place (a real Nomad agent's data dir,
@@ -27,6 +29,7 @@ wrong with it, e.g. `data dir /x: corrupt server/serf.json: <reason>`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -47,7 +50,8 @@ SERF_SNAPSHOT = "server/serf.json"
 RAFT_STATE = "server/raft.bin"
 ACL_STATE = "server/acl.json"
 CLIENT_ID = "client/client-id"
-KNOWN_FILES = (MARKER, SERF_SNAPSHOT, RAFT_STATE, ACL_STATE, CLIENT_ID)
+KEYRING = "server/serf.keyring"
+KNOWN_FILES = (MARKER, SERF_SNAPSHOT, RAFT_STATE, ACL_STATE, CLIENT_ID, KEYRING)
 KNOWN_DIRS = ("server", "client")
 
 RAFT_MAGIC = b"GAR1"
@@ -253,6 +257,35 @@ class DataDir:
             DataDirError: the write failed (the previous snapshot is intact).
         """
         self._write(SERF_SNAPSHOT, snapshot.to_json().encode())
+
+    def load_keyring(self) -> list[bytes] | None:
+        """The saved gossip keys, primary first, or None when there is no keyring file.
+
+        Raises:
+            DataDirError: unreadable, or not a JSON array of base64 strings.
+        """
+        raw = self._read(KEYRING)
+        if raw is None:
+            return None
+        try:
+            encoded = json.loads(raw)
+            if not isinstance(encoded, list) or not all(isinstance(k, str) for k in encoded):
+                raise ValueError("want a JSON array of base64 strings")
+            keys = [base64.b64decode(k, validate=True) for k in encoded]
+            if any(len(k) not in (16, 24, 32) for k in keys):
+                raise ValueError("key size must be 16, 24 or 32 bytes")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self.error(f"corrupt {KEYRING}: {exc}") from None
+        return keys
+
+    def save_keyring(self, keys: list[bytes]) -> None:
+        """Replace the keyring file atomically (serf writeKeyringFile: indented JSON).
+
+        Raises:
+            DataDirError: the write failed (the previous file is intact).
+        """
+        encoded = [base64.b64encode(k).decode() for k in keys]
+        self._write(KEYRING, json.dumps(encoded, indent=2).encode() + b"\n")
 
     def read_raft_state(self) -> bytes | None:
         """The raft state bytes last written, or None when there are none.

@@ -168,5 +168,6 @@ async def test_openapi_documents_the_six_endpoints_and_acls(world: SimAgents, ap
         "/v1/metrics",
         "/v1/agent/monitor",
     }
-    assert set(paths) == agent_paths | acl_paths | issue_12_paths
+    keyring_paths = {f"/v1/agent/keyring/{op}" for op in ("list", "install", "use", "remove")}
+    assert set(paths) == agent_paths | acl_paths | issue_12_paths | keyring_paths
     assert set(paths["/v1/agent/servers"]) == {"get", "put", "post"}

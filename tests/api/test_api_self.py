@@ -42,7 +42,7 @@ async def _self(world: SimAgents, api, name: str = "a", **values: object) -> dic
 async def test_server_has_config_member_and_string_stats(world: SimAgents, api) -> None:
     body = await _self(world, api)
     assert set(body) == {"config", "member", "stats"}
-    assert set(body["stats"]) == {"nomad", "raft", "serf", "runtime"}
+    assert set(body["stats"]) == {"nomad", "raft", "serf", "gossip", "runtime"}
     assert set(body["stats"]["raft"]) == RAFT_KEYS
     assert set(body["stats"]["serf"]) == SERF_KEYS
     assert set(body["stats"]["runtime"]) == RUNTIME_KEYS

@@ -228,7 +228,7 @@ def test_serf_ping_is_acked_and_never_delivered() -> None:
 
 def test_unknown_internal_queries_are_acked_but_not_answered_or_delivered() -> None:
     a = fresh()
-    q = query(name="_serf_list-keys", payload=b"")
+    q = query(name="_serf_no-such-query", payload=b"")
     inject(a, 2.0, user(q))
     assert replies(a) == [ack(q)]
     assert drain_events(a) == []
