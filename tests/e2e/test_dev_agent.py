@@ -90,6 +90,14 @@ def test_python_nomad_drives_every_agent_method(start: Callable[..., AgentProces
     assert client.agent.get_servers() == [f"{FIRST}:4647"]
     assert client.agent.join_agent("nope")["num_joined"] == 0
     assert client.agent.join_agent([FIRST, FIRST]) == {"num_joined": 2, "error": ""}
+    # Until its first heartbeat is answered, a client heartbeats at once after a new server
+    # list, and the reply's server list ([first]) replaces it, as Nomad's does: wait for the
+    # registration so the list below is read back as it was set.
+    _eventually(
+        lambda: client.agent.get_agent()["stats"]["client"]["heartbeat_ttl"] != "0s",
+        "the dev client's registration",
+        first.log_text,
+    )
     assert client.agent.update_servers([f"{FIRST}:4647", "127.0.0.99"]) == 200
     assert client.agent.get_servers() == [f"{FIRST}:4647", "127.0.0.99:4647"]
     assert client.agent.force_leave("nope") == 200
