@@ -13,12 +13,11 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from agent.rpc.wire import RpcDecodeError, decode_frame
 from agent.sim.network import SimNetwork
 from agent.sim.scheduler import Scheduler
-from gossip import Address, StreamRequest
+from gossip import Address
 
 PACKETS_KEPT = 300
 
@@ -80,7 +79,7 @@ def label(data: bytes, rpc: bool) -> str:
 
 
 class PacketTap:
-    """Wraps one network's `send_datagram` and `open_stream` while `enabled`."""
+    """Records what one network sends while `enabled`: a `NetworkTap` on it."""
 
     def __init__(self, network: SimNetwork, scheduler: Scheduler) -> None:
         self.enabled = False
@@ -91,27 +90,15 @@ class PacketTap:
         self._seq = 0
         self._network = network
         self._scheduler = scheduler
-        send = network.send_datagram
-        dial = network.open_stream
+        network.taps.append(self)
 
-        def send_datagram(src: Address, dst: Address, data: bytes) -> None:
-            if not self.enabled:
-                send(src, dst, data)
-                return
-            dropped = network.datagrams_dropped
-            send(src, dst, data)
-            self._record(
-                src, dst, label(data, dst in self.rpc_addrs), network.datagrams_dropped > dropped
-            )
+    def datagram_sent(self, src: Address, dst: Address, data: bytes, dropped: bool) -> None:
+        if self.enabled:
+            self._record(src, dst, label(data, dst in self.rpc_addrs), dropped)
 
-        def open_stream(opener: Any, src: Address, request: StreamRequest) -> None:
-            dial(opener, src, request)
-            if self.enabled:
-                cut = network.blocked(src, request.dst) or network.blocked(request.dst, src)
-                self._record(src, request.dst, "push-pull", cut)
-
-        network.send_datagram = send_datagram  # type: ignore[method-assign]
-        network.open_stream = open_stream  # type: ignore[method-assign]
+    def stream_opened(self, src: Address, dst: Address, cut: bool) -> None:
+        if self.enabled:
+            self._record(src, dst, "push-pull", cut)
 
     @property
     def last_seq(self) -> int:

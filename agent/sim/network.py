@@ -131,6 +131,18 @@ class StreamExchange:
         self.done = False
 
 
+class NetworkTap(Protocol):
+    """Watches what is put on the wire (the teaching demo draws packets in flight from it)."""
+
+    def datagram_sent(self, src: Address, dst: Address, data: bytes, dropped: bool) -> None:
+        """One datagram left `src`; `dropped`: the network decided at once it never arrives."""
+        ...
+
+    def stream_opened(self, src: Address, dst: Address, cut: bool) -> None:
+        """`src` dialled `dst`; `cut`: a partition keeps the exchange from happening."""
+        ...
+
+
 class SimNetwork:
     """Addresses, link conditions, partitions, and the in-flight packets on the scheduler."""
 
@@ -151,6 +163,8 @@ class SimNetwork:
         self.datagrams_delivered = 0
         self.datagrams_dropped = 0
         self.streams_opened = 0
+        self.taps: list[NetworkTap] = []
+        """Observers of every send; empty (and free) unless someone watches."""
 
     # -- bindings ------------------------------------------------------------------------
 
@@ -225,6 +239,15 @@ class SimNetwork:
 
     def send_datagram(self, src: Address, dst: Address, data: bytes) -> None:
         """Put one datagram on the wire; its fate is decided now, delivery is scheduled."""
+        if not self.taps:
+            self._send_datagram(src, dst, data)
+            return
+        dropped = self.datagrams_dropped
+        self._send_datagram(src, dst, data)
+        for tap in self.taps:
+            tap.datagram_sent(src, dst, data, self.datagrams_dropped > dropped)
+
+    def _send_datagram(self, src: Address, dst: Address, data: bytes) -> None:
         self.datagrams_sent += 1
         if self._cut and self.blocked(src, dst):
             self.datagrams_dropped += 1
@@ -269,7 +292,10 @@ class SimNetwork:
         exchange = StreamExchange(opener, src, Address(src.host, port), request)
         now = self._scheduler.now
         self._scheduler.schedule(now + request.timeout, partial(self._time_out, exchange))
-        if self._cut and (self.blocked(src, request.dst) or self.blocked(request.dst, src)):
+        cut = self._cut and (self.blocked(src, request.dst) or self.blocked(request.dst, src))
+        for tap in self.taps:
+            tap.stream_opened(src, request.dst, cut)
+        if cut:
             return  # the SYN (or its answer) never gets through: dial i/o timeout
         conditions = self._links.get((src, request.dst), self.conditions)
         if conditions.stream_stall and self._rng.random() < conditions.stream_stall:
