@@ -25,6 +25,7 @@ from agent.launch.sim_http import (
     nth_address,
 )
 from agent.launch.simulated import SimAgents
+from tests.helpers.api import member_statuses
 
 BASE = "127.0.0.61"
 
@@ -62,7 +63,7 @@ def served(sim_seed: int) -> Iterator[tuple[LoopThread, SimAgents, SimAgentsHttp
 def _statuses(url: str) -> dict[str, str]:
     status, body = _get(f"{url}/v1/agent/members")
     assert status == 200, body
-    return {m["Name"]: m["Status"] for m in json.loads(body)["Members"]}
+    return member_statuses(json.loads(body))
 
 
 def test_each_node_answers_on_its_own_address(

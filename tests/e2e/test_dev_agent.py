@@ -9,7 +9,6 @@ wait polls against a generous deadline; logs are kept in tmp_path and printed at
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,21 +23,13 @@ from nomad.api.exceptions import (
 )
 
 from agent.processes.supervisor import AgentProcess, ChildSpec, Supervisor
+from tests.helpers.api import member_statuses
 
 pytestmark = pytest.mark.e2e
 
 START_DEADLINE = 60.0
 DEADLINE = 30.0
 FIRST, SECOND = "127.0.0.21", "127.0.0.22"
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """python-nomad and requests read NOMAD_* and proxy variables: keep them out."""
-    for key in list(os.environ):
-        if key.startswith("NOMAD_") or key.lower().endswith("_proxy"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("NO_PROXY", "*")
 
 
 @pytest.fixture
@@ -69,8 +60,7 @@ def _eventually(check: Callable[[], bool], what: str, logs: Callable[[], str]) -
 
 
 def _statuses(base: str) -> dict[str, str]:
-    members = httpx.get(f"{base}/v1/agent/members", timeout=5.0).json()["Members"]
-    return {m["Name"]: m["Status"] for m in members}
+    return member_statuses(httpx.get(f"{base}/v1/agent/members", timeout=5.0).json())
 
 
 def test_python_nomad_drives_every_agent_method(start: Callable[..., AgentProcess]) -> None:
