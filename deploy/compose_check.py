@@ -64,6 +64,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+_LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""The agents answer on this host: a proxy from the environment must never see their calls."""
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROJECT = "gossip-agent-check"
@@ -358,7 +361,7 @@ def http_json(port: int, path: str, method: str = "GET", timeout: float = 5.0) -
     """
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _LOOPBACK_OPENER.open(request, timeout=timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")[:300]

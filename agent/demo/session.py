@@ -50,7 +50,11 @@ class DemoSession:
         settings = replace(settings, start_paused=self.world.time.paused)
         async with self._lock:
             world = DemoWorld(settings)
-            await world.build()
+            try:
+                await world.build()
+            except BaseException:
+                await world.close()  # a half-built world holds agents, timers and a temp dir
+                raise
             old, self.world = self.world, world
             if self.http is not None:
                 self.http.world = world.agents

@@ -51,6 +51,8 @@ class DemoSettings:
             )
         if self.seed < 0:
             raise DemoInputError(f"seed must not be negative, not {self.seed}")
+        if not 0 <= self.http_port <= 65535:
+            raise DemoInputError(f"http-port must be between 0 and 65535, not {self.http_port}")
         check_speed(self.speed)
 
     def with_run(self, *, seed: int, scenario: str) -> DemoSettings:

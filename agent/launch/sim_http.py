@@ -75,6 +75,9 @@ def bind_listener(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise BindError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    except OverflowError:
+        sock.close()
+        raise BindError(0, f"cannot listen on {host}:{port} (port out of range)") from None
     sock.setblocking(False)
     return sock
 

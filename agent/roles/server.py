@@ -44,9 +44,9 @@ from agent.telemetry.traffic import CountingEndpoint, TrafficCounts
 from agent.version import build_tag
 from gocompat import (
     AddressError,
-    format_go_duration,
     ip_literal,
     join_host_port,
+    seconds_to_go_duration,
     split_host_port,
     strip_node_name,
 )
@@ -308,7 +308,7 @@ class ServerRole:
                 if self._fatal is not None and not self._fatal.done():
                     self._fatal.set_result("max join retry exhausted")
                 return
-            retry = format_go_duration(round(interval * 1e9))
+            retry = seconds_to_go_duration(interval)
             log.warning("agent: join failed: %s, retrying in %s", result.error, retry)
             await self._pause(interval)
 

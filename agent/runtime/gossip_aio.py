@@ -212,21 +212,24 @@ class AioRuntime:
 
     # ---- inputs -------------------------------------------------------------------------
 
-    def _guarded(self, what: str, call: Callable[[], T]) -> T | None:
-        """Run one core input plus the flush after it; a core bug is logged, not raised."""
+    def _guarded(self, what: str, subject: object, call: Callable[[], T]) -> T | None:
+        """Run one core input plus the flush after it; a core bug is logged, not raised.
+
+        `what` and `subject` name the input in the log line, which is formatted only then:
+        this runs for every datagram."""
         try:
             result = call()
             self.flush()
             return result
         except Exception:
             self.core_errors += 1
-            log.exception("core failed handling %s", what)
+            log.exception("core failed handling %s %s", what, subject)
             return None
 
     def _on_timer(self, now: float) -> None:
         core = self._core
         if core is not None:
-            self._guarded("timer", lambda: core.handle_timer(now))
+            self._guarded("timer at", now, lambda: core.handle_timer(now))
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
         faults = self._faults
@@ -246,7 +249,7 @@ class AioRuntime:
             return
         src = Address(str(addr[0]), int(addr[1]))
         now = self.now()
-        self._guarded(f"datagram from {src}", lambda: core.handle_datagram(now, src, data))
+        self._guarded("datagram from", src, lambda: core.handle_datagram(now, src, data))
 
     def _spawn(self, coro: Any) -> None:
         task = self._loop.create_task(coro)
@@ -281,7 +284,7 @@ class AioRuntime:
                 src = Address(str(peer[0]), int(peer[1]))
                 now = self.now()
                 reply = self._guarded(
-                    f"stream from {src}", lambda: core.handle_stream(now, src, data)
+                    "stream from", src, lambda: core.handle_stream(now, src, data)
                 )
                 if reply and verdict.reply_lost:
                     await _hold_until_eof(reader)
@@ -306,7 +309,8 @@ class AioRuntime:
             return
         now = self.now()
         self._guarded(
-            f"stream result {request.token}",
+            "stream result",
+            request.token,
             lambda: core.handle_stream_result(now, request.token, reply, error),
         )
 

@@ -219,6 +219,8 @@ class AioRpcRuntime:
                     line = self._held[dst] = DelayLine(self._loop)
                 line.push(self._loop.time() + hold, partial(self._enqueue, dst, data))
                 return
+            if line is not None:  # drained: forget it, so sends take the fast path again
+                del self._held[dst]
         self._enqueue(dst, data)
 
     def _enqueue(self, dst: str, data: bytes) -> None:

@@ -43,7 +43,7 @@ from gossip import Address, MemberStatus
 if TYPE_CHECKING:
     from gossip import SerfCore
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gossip_agent.state")
 
 SNAPSHOT_VERSION = 1
 U64 = (1 << 64) - 1

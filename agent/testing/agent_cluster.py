@@ -339,11 +339,16 @@ class AgentCluster:
 
         Raises:
             FaultInjectionOff: the cluster was not started with `fault_injection=True`.
+            ValueError: an unknown or stopped agent is named (nothing is applied).
         """
         self._need_faults("partition")
         named = [list(group) for group in groups]
         peers = {name: handle.peer_addresses for name, handle in self.handles.items()}
-        for request in partition_requests(named, peers):
+        requests = partition_requests(named, peers)
+        stopped = sorted({r.agent for r in requests if not self.handles[r.agent].running})
+        if stopped:  # checked first: a partition is set whole or not at all
+            raise ValueError(f"cannot partition: {', '.join(stopped)} not running")
+        for request in requests:
             self.handles[request.agent].post(request.target)
 
     def heal(self) -> None:

@@ -7,9 +7,8 @@ somewhere inside an agent's bind.
 
 from __future__ import annotations
 
-import socket
-
 from agent.launch.sim_http import nth_address
+from agent.processes.supervisor import can_bind
 
 
 def addresses(base: str, count: int) -> list[str]:
@@ -19,14 +18,7 @@ def addresses(base: str, count: int) -> list[str]:
 
 def unbindable(base: str, count: int) -> list[str]:
     """The addresses among the `count` from `base` that cannot be bound here."""
-    missing = []
-    for address in addresses(base, count):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((address, 0))
-            except OSError:
-                missing.append(address)
-    return missing
+    return [address for address in addresses(base, count) if not can_bind(address)]
 
 
 def skip_reason(base: str, count: int) -> str | None:

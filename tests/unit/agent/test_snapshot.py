@@ -345,7 +345,7 @@ def test_keeper_logs_a_failed_save_and_retries_later(caplog: pytest.LogCaptureFi
     a, disk = core(), Disk()
     keeper = SnapshotKeeper(disk.save)
     disk.failing = True
-    with caplog.at_level(logging.WARNING, logger="agent.state.serf_snapshot"):
+    with caplog.at_level(logging.WARNING, logger="gossip_agent.state"):
         assert keeper.maybe_save(0.0, a) is False
     assert "serf snapshot not saved (retrying in 30s): [Errno 28] No space left" in caplog.text
     assert keeper.save_due_at == RETRY_INTERVAL
