@@ -169,7 +169,7 @@ class SerfCore:
         """serf messages we receive and deliberately do not act on (relays, key and conflict
         answers arriving as gossip, push-pull as a user message): dropped and counted."""
         self.keyring_changes = 0
-        """Key installs, uses and removals applied to our keyring (the agent persists on it)."""
+        """Key installs, uses and removals applied to our keyring (each also a KeyringChanged)."""
         self.table = MemberTable(
             config, name=name, clock=self.clock, deadlines=self.deadlines, events=self._events
         )

@@ -36,7 +36,7 @@ from gocompat import (
     parse_go_duration,
     split_host_port,
 )
-from gossip import SerfConfig
+from gossip import KEY_SIZES, SerfConfig
 from raft_stub import RaftConfig
 
 NOMAD_RECONNECT_TIMEOUT = 72 * 3600.0
@@ -164,7 +164,7 @@ class ServerSettings(_JoinKeys):
                 key = decode_std_base64(value)
             except Base64Error as exc:
                 raise ValueError(f"Invalid encryption key: {exc}") from None
-            if len(key) not in (16, 24, 32):
+            if len(key) not in KEY_SIZES:
                 raise ValueError("Invalid encryption key: key size must be 16, 24 or 32 bytes")
         return value
 

@@ -477,12 +477,7 @@ class DemoWorld:
         node = self.gossip.get(name)
         if node is not None:
             return [node.addr]
-        agent = self.agents.agents[name]
-        rpc = agent.listeners.rpc
-        out = [Address(rpc.advertise_host, rpc.advertise_port)]
-        if name in self.agents.runtimes:
-            out.append(self.agents.serf_addr(name))
-        return out
+        return self.agents.addresses(name)
 
     def leave(self, name: str, *, by: str = "you") -> None:
         self._member(name, "leave")

@@ -130,6 +130,14 @@ class SimAgents:
     def serf_addr(self, name: str) -> Address:
         return self.runtimes[name].addr
 
+    def addresses(self, name: str) -> list[Address]:
+        """Every simulated address agent `name` listens on: RPC, and serf for a server."""
+        rpc = self.agents[name].listeners.rpc
+        out = [Address(rpc.advertise_host, rpc.advertise_port)]
+        if name in self.runtimes:
+            out.append(self.serf_addr(name))
+        return out
+
     @property
     def now(self) -> float:
         return self.scheduler.now

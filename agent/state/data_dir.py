@@ -42,6 +42,7 @@ import zlib
 from pathlib import Path
 
 from agent.state.serf_snapshot import SerfSnapshot
+from gossip import KEY_SIZES
 
 FORMAT = 1
 """Version of the layout above; bump it when a file changes incompatibly."""
@@ -272,7 +273,7 @@ class DataDir:
             if not isinstance(encoded, list) or not all(isinstance(k, str) for k in encoded):
                 raise ValueError("want a JSON array of base64 strings")
             keys = [base64.b64decode(k, validate=True) for k in encoded]
-            if any(len(k) not in (16, 24, 32) for k in keys):
+            if any(len(k) not in KEY_SIZES for k in keys):
                 raise ValueError("key size must be 16, 24 or 32 bytes")
         except (ValueError, UnicodeDecodeError) as exc:
             raise self.error(f"corrupt {KEYRING}: {exc}") from None

@@ -287,12 +287,7 @@ class SimAgentsCluster:
         self.thread.call_soon(self.world.network.heal)
 
     def _addresses(self, name: str) -> list[Address]:
-        agent = self.world.agents[name]
-        rpc = agent.listeners.rpc
-        out = [Address(rpc.advertise_host, rpc.advertise_port)]
-        if name in self.world.runtimes:
-            out.append(self.world.serf_addr(name))
-        return out
+        return self.world.addresses(name)
 
     # ---- the end ------------------------------------------------------------------------
 
