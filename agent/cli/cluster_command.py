@@ -28,8 +28,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO
 
+from agent.cli.go_flags import GoFlagParser
 from agent.cli.wait_progress import WaitDisplay, display_for
 from agent.processes.supervisor import (
     RPC_PORT,
@@ -55,12 +56,8 @@ class ClusterError(Exception):
     """Printed as one line (`gossip-agent: error: ...`), exit status 1."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ClusterError(message)
-
-    def _get_option_tuples(self, option_string: str) -> list[Any]:
-        return []  # no abbreviations, as Go's flag package
+class _Parser(GoFlagParser):
+    usage_error = ClusterError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,14 +12,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
+from agent.cli.go_flags import BOOLEAN, GoFlagParser
 from agent.demo.errors import DemoInputError
 from agent.demo.scenarios import SCENARIOS, scenario_named
 from agent.demo.server import run_demo
 from agent.demo.settings import DemoSettings, Profile
 from agent.launch.sim_http import BindError
-from gocompat import parse_go_bool
 
 PROG = "gossip-agent demo"
 
@@ -28,19 +28,8 @@ class DemoCliError(Exception):
     """A usage problem: one line on stderr, exit status 1."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise DemoCliError(message)
-
-    def _get_option_tuples(self, option_string: str) -> list[Any]:
-        return []  # Go's flag package takes no abbreviations
-
-
-def _go_bool(text: str) -> bool:
-    return parse_go_bool(text)
-
-
-_go_bool.__name__ = "boolean"
+class _Parser(GoFlagParser):
+    usage_error = DemoCliError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     def flag(name: str, **kwargs: Any) -> None:
         parser.add_argument(f"-{name}", f"--{name}", **kwargs)
 
-    boolean: dict[str, Any] = {"nargs": "?", "const": True, "type": _go_bool, "metavar": "BOOL"}
+    boolean = BOOLEAN
     flag("servers", type=int, default=3, metavar="N", help="servers with raft (default 3)")
     flag("clients", type=int, default=2, metavar="N", help="clients with heartbeats (default 2)")
     flag("nodes", type=int, metavar="N", help="gossip-only serf members (default 0)")

@@ -21,13 +21,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
 
 from agent.agent import Agent
 from agent.api import create_app
+from agent.cli.go_flags import BOOLEAN, GoFlagParser
 from agent.config.files import ConfigFileError, load_config_files
 from agent.config.listeners import Listeners
 from agent.config.settings import Settings, deep_merge, format_validation_error
@@ -37,7 +38,6 @@ from agent.launch.real import ListenError, bind_http, start_agent
 from agent.state.data_dir import DataDirError
 from agent.telemetry.log_format import LogFormat, formatter_for
 from agent.version import NOMAD_VERSION
-from gocompat import parse_go_bool
 
 PROG = "gossip-agent"
 log = logging.getLogger("gossip_agent")
@@ -55,22 +55,8 @@ class CliError(Exception):
     """A usage or configuration problem: printed as one line, exit status 1."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise CliError(message)
-
-    def _get_option_tuples(self, option_string: str) -> list[Any]:
-        # Go's flag package takes no abbreviations; argparse before 3.12 still matched
-        # single-dash prefixes (`-de` as `-dev`) despite allow_abbrev=False.
-        return []
-
-
-def _go_bool(text: str) -> bool:
-    """Go's flag package: `-dev`, `-dev=true`, `-dev=false` (strconv.ParseBool values)."""
-    return parse_go_bool(text)
-
-
-_go_bool.__name__ = "boolean"  # argparse names the type in its error message
+class _Parser(GoFlagParser):
+    usage_error = CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     def flag(name: str, **kwargs: Any) -> None:
         agent.add_argument(f"-{name}", f"--{name}", **kwargs)
 
-    boolean: dict[str, Any] = {"nargs": "?", "const": True, "type": _go_bool, "metavar": "BOOL"}
+    boolean = BOOLEAN
     flag("dev", help="dev mode: server + client on 127.0.0.1", **boolean)
     flag("server", help="run the server half", **boolean)
     flag("client", help="run the client half", **boolean)
