@@ -105,6 +105,22 @@ def _key(value: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(repr(v) for v in value.values())
 
 
+def _node_rows(
+    world: DemoWorld, urls: Mapping[str, str]
+) -> list[tuple[str, dict[str, Any], tuple[Any, ...]]]:
+    """Every node's row and its comparison key, built once per moment for all readers:
+    a row changes only with virtual time, a timeline event (an action) or a view change."""
+    moment = (world.now, world.timeline.last_seq, world.matrix.gen)
+    memo = world.node_rows
+    if memo is None or memo[0] != moment:
+        rows = []
+        for name in world.specs:
+            node = node_json(world, name, urls)
+            rows.append((name, node, _key(node)))
+        memo = world.node_rows = (moment, rows)
+    return memo[1]
+
+
 def delta_json(world: DemoWorld, urls: Mapping[str, str], cursor: Cursor) -> Any | None:
     """What changed since `cursor` (and advance it); None when nothing did. A full state
     (with `"full": true`) when the reader is too far behind or the world was reset."""
@@ -128,9 +144,7 @@ def delta_json(world: DemoWorld, urls: Mapping[str, str], cursor: Cursor) -> Any
         out["packets"] = [p.to_json() for p in packets]
         cursor.packet = packets[-1].seq
     nodes = []
-    for name in world.specs:
-        node = node_json(world, name, urls)
-        key = _key(node)
+    for name, node, key in _node_rows(world, urls):
         if cursor.nodes.get(name) != key:
             cursor.nodes[name] = key
             nodes.append(node)

@@ -93,6 +93,10 @@ class DemoWorld:
         self.scheduler = self.agents.scheduler
         self.network = self.agents.network
         self.timeline = Timeline()
+        self.node_rows: (
+            tuple[tuple[float, int, int], list[tuple[str, dict[str, Any], tuple[Any, ...]]]] | None
+        ) = None
+        """The publisher's node rows for one moment (time, timeline, matrix), shared by readers."""
         self.specs: dict[str, NodeSpec] = {}
         self.gossip: dict[str, GossipNode] = {}
         self._data_dir = tempfile.TemporaryDirectory(prefix="gossip-agent-demo-")
