@@ -16,7 +16,7 @@ from nomad.api.exceptions import (
     URLNotAuthorizedNomadException,
     URLNotFoundNomadException,
 )
-from test_dev_agent import AgentProcess, clean_env, start  # noqa: F401 (fixtures)
+from test_dev_agent import AgentProcess, start  # noqa: F401 (start is a fixture)
 
 pytestmark = pytest.mark.e2e
 
