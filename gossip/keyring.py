@@ -10,16 +10,20 @@ then remove the old one. serf's `_serf_*-key` queries (`gossip/key_queries.py`) 
 three steps across the pool.
 
 The AES-GCM instances are built once per key here, not per message: a key's cipher object is
-the expensive part of sealing a small datagram.
+the expensive part of sealing a small datagram. `cryptography` is imported by the first key
+installed, not with this module: it adds ~6.5 MiB of RSS (its Rust extension and OpenSSL),
+which an agent without `-encrypt` never needs (bench/memory.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from gossip.errors import UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["KEY_SIZES", "Keyring", "KeyringError", "validate_key"]
 
@@ -87,6 +91,8 @@ class Keyring:
         validate_key(key)
         if key in self._ciphers:
             return
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._keys.append(bytes(key))
         self._ciphers[bytes(key)] = AESGCM(key)
 

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import random
 from enum import IntEnum
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from gossip.errors import DecodeError
 from gossip.keyring import Keyring
 from gossip.messages import MessageType
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "NONCE_SIZE",
@@ -128,6 +129,8 @@ def decrypt_payload(ciphers: list[AESGCM], msg: bytes, aad: bytes | None) -> byt
     vsn = EncryptionVersion(msg[0])
     if len(msg) < encrypted_length(vsn, 0):
         raise DecryptError(f"Payload is too small to decrypt: {len(msg)}")
+    from cryptography.exceptions import InvalidTag  # loaded with the first key
+
     nonce = msg[VERSION_SIZE : VERSION_SIZE + NONCE_SIZE]
     sealed = msg[VERSION_SIZE + NONCE_SIZE :]
     for cipher in ciphers:

@@ -99,7 +99,6 @@ def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
     app.include_router(node_routes.build_router())
     app.include_router(metrics_routes.build_router())
     app.include_router(monitor_routes.build_router())
-    app.state.metrics_registry = metrics_routes.registry_for(agent)
     app.include_router(keyring_routes.build_router())
     if agent.faults is not None:  # without -enable-fault-injection the paths are unknown: 404
         app.include_router(fault_routes.build_router())
