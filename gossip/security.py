@@ -115,6 +115,13 @@ def encrypt_payload(
     return bytes((vsn,)) + nonce + cipher.encrypt(nonce, msg, aad)
 
 
+def _invalid_tag() -> type[Exception]:
+    """cryptography's InvalidTag, imported with the first key rather than with this module."""
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
+
+
 def decrypt_payload(ciphers: list[AESGCM], msg: bytes, aad: bytes | None) -> bytes:
     """memberlist decryptPayload: open with the first key that works, primary first.
 
@@ -129,14 +136,12 @@ def decrypt_payload(ciphers: list[AESGCM], msg: bytes, aad: bytes | None) -> byt
     vsn = EncryptionVersion(msg[0])
     if len(msg) < encrypted_length(vsn, 0):
         raise DecryptError(f"Payload is too small to decrypt: {len(msg)}")
-    from cryptography.exceptions import InvalidTag  # loaded with the first key
-
     nonce = msg[VERSION_SIZE : VERSION_SIZE + NONCE_SIZE]
     sealed = msg[VERSION_SIZE + NONCE_SIZE :]
     for cipher in ciphers:
         try:
             plain = cipher.decrypt(nonce, sealed, aad)
-        except InvalidTag:
+        except _invalid_tag():  # evaluated only when decrypt raises
             continue
         if vsn is EncryptionVersion.UNPADDED:
             return plain
