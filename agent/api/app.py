@@ -2,7 +2,9 @@
 
 Routing is exact, as Go's ServeMux: no trailing-slash redirects, an unknown path is Go's
 `404 page not found` in text/plain. `/docs` and `/openapi.json` describe the API. Every
-answer is counted by route and status for `/v1/metrics` (agent.api.request_counting).
+answer is counted by route and status for `/v1/metrics` (agent.api.request_counting). What
+only some agents use is imported when used: the fault routes with `-enable-fault-injection`,
+`prometheus_client` by the first Prometheus scrape (tests/unit/agent/test_lazy_imports.py).
 
 The app is an `AgentApp`: FastAPI with a pure-ASGI fast path (agent.api.fast) in front, which
 answers the successful GETs of `/v1/agent/members` and `/v1/agent/self` without FastAPI's
@@ -22,7 +24,6 @@ from agent.api.fast import FastPath
 from agent.api.request_counting import count_requests
 from agent.api.routes import acl as acl_routes
 from agent.api.routes import agent as agent_routes
-from agent.api.routes import fault as fault_routes
 from agent.api.routes import keyring as keyring_routes
 from agent.api.routes import metrics as metrics_routes
 from agent.api.routes import monitor as monitor_routes
@@ -101,6 +102,8 @@ def create_app(agent: AgentAPI, *, fast_path: bool = True) -> FastAPI:
     app.include_router(monitor_routes.build_router())
     app.include_router(keyring_routes.build_router())
     if agent.faults is not None:  # without -enable-fault-injection the paths are unknown: 404
+        from agent.api.routes import fault as fault_routes
+
         app.include_router(fault_routes.build_router())
     install_error_handlers(app)
     headers = dict(agent.response_headers)
