@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -87,6 +88,8 @@ def test_a_serving_dev_agent_has_not_imported_what_it_does_not_use(tmp_path: Pat
         text=True,
         env=env,
     )
+    watchdog = threading.Timer(120, proc.kill)  # a hung agent fails the test, not the suite
+    watchdog.start()
     try:
         assert proc.stdout is not None
         http = ""
@@ -101,6 +104,7 @@ def test_a_serving_dev_agent_has_not_imported_what_it_does_not_use(tmp_path: Pat
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
