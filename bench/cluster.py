@@ -281,6 +281,7 @@ class OursSide:
         keep_logs: bool,
         bootstrap_expect: int,
         start_timeout: float = 180.0,
+        program: tuple[str, ...] | None = None,
     ) -> None:
         self.base_ip = base_ip
         self.poll_interval = poll_interval
@@ -288,6 +289,9 @@ class OursSide:
         self.keep_logs = keep_logs
         self.bootstrap_expect = bootstrap_expect
         self.start_timeout = start_timeout
+        self.program = program
+        """What runs each agent's argv (None: `python -P -m agent`); bench/idle_profile.py puts
+        its probe there."""
         self.supervisor: Supervisor | None = None
         self.conns: dict[str, HTTPConn] = {}
         """The polling connection of each agent, by name."""
@@ -345,7 +349,7 @@ class OursSide:
                 "-log-level",
                 self.log_level,
             )
-            specs.append(ChildSpec(name, ip, argv, data_dir=data_dir))
+            specs.append(ChildSpec(name, ip, argv, data_dir=data_dir, program=self.program))
         wait_ports_free(specs, 15.0)  # the previous run's agents may still be exiting
         self.supervisor.start(specs[0])
         for spec, gap in zip(specs[1:], gaps, strict=True):
