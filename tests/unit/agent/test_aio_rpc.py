@@ -174,3 +174,19 @@ async def test_a_connection_the_peer_closed_is_dialled_again() -> None:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_closing_with_connections_open_leaves_nothing_running() -> None:
+    before = asyncio.all_tasks()
+    a, b = await AioRpcRuntime.open("127.0.0.1", 0), await AioRpcRuntime.open("127.0.0.1", 0)
+    core_a, core_b = ScriptedCore(), ScriptedCore()
+    a.attach(core_a, lambda e: None)
+    b.attach(core_b, lambda e: None)
+    frame = encode_frame(a.addr, FrameKind.RAFT, b"x")
+    core_a.outbox = [(b.addr, frame)]
+    a.flush()
+    await until(lambda: core_b.received == [frame])
+    await b.close()  # b's end of a's connection closes first, as at Ctrl-C
+    await a.close()
+    assert not b._inbound and all(p.transport is None for p in a._peers.values())
+    assert asyncio.all_tasks() - before == set()
