@@ -33,6 +33,7 @@ Usage::
     python bench/idle_profile.py                       # N = 3, 30 s window
     python bench/idle_profile.py --sizes 3,10 --seconds 20 --json out.json
     python bench/idle_profile.py --py-spy 20           # also a py-spy profile of leader + follower
+    python bench/idle_profile.py --agent-root /work/wt-base   # another checkout's agent ("before")
 
 ``--py-spy S`` records the leader and one follower with py-spy for S seconds after the window
 (``--nonblocking``, raw collapsed stacks beside ``--json`` or in a temp dir) and prints the top
@@ -53,6 +54,7 @@ from typing import Any
 
 PROBE_ENV = "IDLE_PROBE_OUT"
 CPROFILE_ENV = "IDLE_PROBE_CPROFILE"
+ROOT_ENV = "IDLE_PROBE_AGENT_ROOT"
 
 # ----------------------------------------------------------------------------- the probe
 # Runs inside the agent process (``--probe-agent``): only the standard library and the agent.
@@ -195,6 +197,9 @@ def install_probe() -> _Probe:
 
 
 def run_probed_agent(argv: Sequence[str]) -> int:
+    root = os.environ.get(ROOT_ENV)
+    if root:  # another checkout's agent (--agent-root), e.g. the "before" of a change
+        sys.path.insert(0, root)
     install_probe()
     from agent.cli.main import main as agent_main
 
@@ -272,6 +277,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=5.0, help="quiet before the window, s")
     p.add_argument("--base-ip", default="127.0.1.1", help="as cluster.py")
     p.add_argument("--log-level", default="WARN")
+    p.add_argument(
+        "--agent-root",
+        type=Path,
+        help="run the agent of this checkout instead of this one's (e.g. /work/wt-base)",
+    )
     p.add_argument("--py-spy", type=float, default=0.0, help="py-spy seconds after (0: none)")
     p.add_argument(
         "--cprofile", action="store_true", help="also cProfile the window (slower agents)"
@@ -362,6 +372,8 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
     os.environ[PROBE_ENV] = str(outdir / f"probe-n{n}")
     if args.cprofile:
         os.environ[CPROFILE_ENV] = "1"
+    if args.agent_root:
+        os.environ[ROOT_ENV] = str(args.agent_root.resolve())
     names = [f"n{i}" for i in range(1, n + 1)]
     side.start(names, [0.05] * (n - 1))
     try:
@@ -390,6 +402,7 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
         follower = next(name for name in names if name != leader)
         result: dict[str, Any] = {
             "n": n,
+            "agent_root": str(args.agent_root or _HERE.parent),
             "leader": leader,
             "follower": follower,
             "window_s": round(wall, 3),
@@ -403,7 +416,8 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
             result["tables"][name] = f"N = {n}, {role} {name}:\n{HEADER}\n" + "\n".join(rows)
         cpu = [100 * (after[x] - before[x]) / wall for x in pids]
         result["summary"] = (
-            f"N = {n}: /proc CPU per agent mean {sum(cpu) / len(cpu):.3f}% "
+            f"N = {n} ({args.agent_root or _HERE.parent}): /proc CPU per agent mean "
+            f"{sum(cpu) / len(cpu):.3f}% "
             f"(max {max(cpu):.3f}%), leader {leader} "
             f"{100 * (after[leader] - before[leader]) / wall:.3f}%, "
             f"load average {os.getloadavg()[0]:.2f}"
