@@ -34,6 +34,7 @@ Usage::
     python bench/idle_profile.py --sizes 3,10 --seconds 20 --json out.json
     python bench/idle_profile.py --py-spy 20           # also a py-spy profile of leader + follower
     python bench/idle_profile.py --agent-root /work/wt-base   # another checkout's agent ("before")
+    python bench/idle_profile.py --floors              # a bare wake-up's and a send's CPU
 
 ``--py-spy S`` records the leader and one follower with py-spy for S seconds after the window
 (``--nonblocking``, raw collapsed stacks beside ``--json`` or in a temp dir) and prints the top
@@ -103,7 +104,8 @@ class _Probe:
 
 
 def _source(handle: Any) -> str:
-    """What a loop callback belongs to: a task's coroutine, else the callback itself."""
+    """What a loop callback belongs to: a task's coroutine, else the callback itself, with
+    the protocol a transport feeds or the function a `LoopTimer` fires, when there is one."""
     callback = handle._callback
     owner = getattr(callback, "__self__", None)
     get_coro = getattr(owner, "get_coro", None)
@@ -112,8 +114,14 @@ def _source(handle: Any) -> str:
         return "task " + getattr(coro, "__qualname__", type(coro).__name__)
     func = getattr(callback, "func", None)  # functools.partial
     target = func if func is not None else callback
-    name = getattr(target, "__qualname__", None) or type(target).__name__
-    return str(name)
+    name = str(getattr(target, "__qualname__", None) or type(target).__name__)
+    protocol = getattr(owner, "_protocol", None)
+    if protocol is not None:
+        name += f" [{type(protocol).__qualname__}]"
+    fire = getattr(owner, "_fire", None)
+    if fire is not None:
+        name += f" -> {getattr(fire, '__qualname__', fire)}"
+    return name
 
 
 def install_probe() -> _Probe:
@@ -214,10 +222,13 @@ LABELS: tuple[tuple[str, str], ...] = (
     # (substring of the source, what it is): the first match names the row.
     ("task _Peer._run", "raft/RPC out: write queued frames (TCP)"),
     ("task AioRpcRuntime._serve", "raft/RPC in: read a frame, core, flush"),
-    ("_SelectorDatagramTransport._read_ready", "gossip in: UDP datagram, core, flush"),
-    ("_SelectorSocketTransport._read_ready", "TCP readable (RPC in, push-pull)"),
-    ("LoopTimer._on_fire", "core timer (gossip or raft)"),
+    ("[_Inbound]", "raft/RPC in: read frames, core, flush, answer"),
+    ("[StreamReaderProtocol]", "TCP readable: wake the stream's task"),
+    ("[_UdpProtocol]", "gossip in: UDP datagram, core, flush"),
+    ("AioRpcRuntime._on_timer", "raft timer: heartbeats (leader), election (follower)"),
+    ("AioRuntime._on_timer", "gossip timer: probe, gossip, push-pull"),
     ("EmbeddedServer.main_loop", "uvicorn tick"),
+    ("task Server.serve", "uvicorn tick"),
     ("task AioRuntime", "gossip stream (push-pull)"),
 )
 
@@ -283,6 +294,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="run the agent of this checkout instead of this one's (e.g. /work/wt-base)",
     )
     p.add_argument("--py-spy", type=float, default=0.0, help="py-spy seconds after (0: none)")
+    p.add_argument(
+        "--floors",
+        action="store_true",
+        help="only measure what a wake-up and a loopback send cost, without agents (~50 s)",
+    )
     p.add_argument(
         "--cprofile", action="store_true", help="also cProfile the window (slower agents)"
     )
@@ -435,11 +451,84 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
         side.close()
 
 
+# ----------------------------------------------------------------------------- floors
+
+
+def floors(wakeups: int = 200, period: float = 0.1) -> dict[str, float]:
+    """What one wake-up costs this machine before any agent code runs, µs of thread CPU each:
+    an asyncio timer doing nothing, a bare `epoll.poll` loop in Python, and a 60-byte send on
+    a loopback TCP or UDP socket whose reader sleeps in another process (the kernel delivers
+    it and wakes the reader inside the sender's call). Each at `1 / period` per second, as an
+    idle agent's wake-ups come."""
+    import asyncio
+    import select
+    import socket
+
+    result: dict[str, float] = {}
+
+    async def timer() -> float:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        count = [0, 0.0]
+
+        def tick() -> None:
+            count[0] += 1
+            if count[0] == 10:
+                count[1] = time.thread_time()
+            if count[0] == wakeups + 10:
+                done.set_result(time.thread_time() - count[1])
+            else:
+                loop.call_later(period, tick)
+
+        loop.call_later(period, tick)
+        return float(await done)
+
+    result["asyncio timer, nothing to do"] = asyncio.run(timer()) / wakeups * 1e6
+    poller = select.epoll()
+    start = time.thread_time()
+    for _ in range(wakeups):
+        poller.poll(period)
+    result["epoll.poll in a Python loop"] = (time.thread_time() - start) / wakeups * 1e6
+    poller.close()
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        server = socket.socket(socket.AF_INET, kind)
+        server.bind(("127.0.1.1", 0))
+        if kind == socket.SOCK_STREAM:
+            server.listen()
+        child = os.fork()
+        if child == 0:  # the sleeping reader
+            conn = server.accept()[0] if kind == socket.SOCK_STREAM else server
+            while conn.recv(65536):
+                pass
+            os._exit(0)
+        sender = socket.socket(socket.AF_INET, kind)
+        sender.connect(server.getsockname())
+        spent = 0.0
+        for _ in range(wakeups // 2):
+            time.sleep(period)
+            start = time.thread_time()
+            sender.send(b"x" * 60)
+            spent += time.thread_time() - start
+        what = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+        result[f"loopback {what} send of 60 bytes to a sleeping reader"] = (
+            spent / (wakeups // 2) * 1e6
+        )
+        sender.close()
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        server.close()
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--probe-agent"]:
         return run_probed_agent(argv[1:])
     args = parse_args(argv)
+    if args.floors:
+        for what, micros in floors().items():
+            print(f"| {what} | {micros:.0f} |")
+        return 0
     import tempfile
 
     outdir = Path(tempfile.mkdtemp(prefix="idle-profile-"))
