@@ -14,6 +14,7 @@ import pytest
 
 from agent.rpc.endpoint import RpcEvent
 from agent.rpc.wire import FrameKind, decode_frame, encode_frame
+from agent.runtime import rpc_aio
 from agent.runtime.rpc_aio import AioRpcRuntime
 
 pytestmark = pytest.mark.anyio
@@ -190,3 +191,21 @@ async def test_closing_with_connections_open_leaves_nothing_running() -> None:
     await a.close()
     assert not b._inbound and all(p.transport is None for p in a._peers.values())
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_an_idle_inbound_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rpc_aio, "INBOUND_IDLE_TIMEOUT", 0.2)
+    rt = await AioRpcRuntime.open("127.0.0.1", 0)
+    core = ScriptedCore()
+    try:
+        rt.attach(core, lambda e: None)
+        reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        frame = encode_frame("127.0.0.1:1", FrameKind.RAFT, b"x")
+        writer.write(frame)
+        await until(lambda: core.received == [frame])  # a frame keeps it open a while...
+        async with asyncio.timeout(DEADLINE):
+            assert await reader.read() == b""  # ...then, with none, the agent hangs up
+        assert not rt._inbound
+        writer.close()
+    finally:
+        await rt.close()
