@@ -177,8 +177,8 @@ class _Inbound(asyncio.Protocol):
         self.runtime._inbound.discard(self)
         if self.idle_check is not None:
             self.idle_check.cancel()
-        if self.held is not None:
-            self.held.cancel()
+        # Frames a delay fault holds were read before the hang-up: they are still delivered
+        # (after a close, `_on_frame` finds no core and drops them).
         self.transport = None
 
 
