@@ -359,6 +359,7 @@ def top_frames(path: str, count: int = 15) -> list[str]:
         "_run_once",
         "timed_run",
         "Handle._run",
+        "run_probed_agent",
     )
     lines = [f"{total} busy samples"]
     for frame, n in top:
