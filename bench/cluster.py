@@ -4,8 +4,8 @@ Why: ``bench/fidelity.py`` holds the *simulator* against serf. This holds the *a
 (``python -m agent agent -server ...``: asyncio sockets, uvicorn, raft over the RPC port) against
 ``serf agent`` processes from Debian's ``serf`` package, both with the LAN profile on loopback,
 in one invocation and measured the same way. The issue's goals: detection within 25% of
-serf's, idle CPU per agent at most 2x serf's, RSS per agent reported (aim: under 60 MiB with
-the HTTP server loaded).
+serf's, idle CPU per agent at most 1.2x serf's, the raft leader included (issue 14; it was 2x),
+RSS per agent reported (aim: under 60 MiB with the HTTP server loaded).
 
 For each N in ``--sizes`` and each of ``--runs`` runs, one fresh cluster per side (ours, then
 serf, so drifting machine load hits both alike):
@@ -101,7 +101,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 RSS_GOAL_MIB = 60.0
 DETECTION_TOLERANCE = 0.25
-CPU_RATIO_GOAL = 2.0
+CPU_RATIO_GOAL = 1.2
 REGION = "global"
 
 Statuses = dict[str, str]
@@ -281,6 +281,7 @@ class OursSide:
         keep_logs: bool,
         bootstrap_expect: int,
         start_timeout: float = 180.0,
+        program: tuple[str, ...] | None = None,
     ) -> None:
         self.base_ip = base_ip
         self.poll_interval = poll_interval
@@ -288,6 +289,9 @@ class OursSide:
         self.keep_logs = keep_logs
         self.bootstrap_expect = bootstrap_expect
         self.start_timeout = start_timeout
+        self.program = program
+        """What runs each agent's argv (None: `python -P -m agent`); bench/idle_profile.py puts
+        its probe there."""
         self.supervisor: Supervisor | None = None
         self.conns: dict[str, HTTPConn] = {}
         """The polling connection of each agent, by name."""
@@ -345,7 +349,7 @@ class OursSide:
                 "-log-level",
                 self.log_level,
             )
-            specs.append(ChildSpec(name, ip, argv, data_dir=data_dir))
+            specs.append(ChildSpec(name, ip, argv, data_dir=data_dir, program=self.program))
         wait_ports_free(specs, 15.0)  # the previous run's agents may still be exiting
         self.supervisor.start(specs[0])
         for spec, gap in zip(specs[1:], gaps, strict=True):
@@ -830,7 +834,7 @@ def table(results: Mapping[int, Mapping[str, SideResults]], sizes: Sequence[int]
         )
         oc, sc = ours.idle.get("cpu_pct"), serf.idle.get("cpu_pct")
         ratio = _ratio(_mean(oc), _mean(sc))
-        goal = "<= 2x"
+        goal = f"<= {CPU_RATIO_GOAL:g}x"
         if ratio != "-":
             goal += ": ok" if float(ratio) <= CPU_RATIO_GOAL else ": MISSED"
         row(

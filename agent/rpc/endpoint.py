@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from agent.rpc.client_rpc import ClientRpc, MembersAnswered
+from agent.rpc.memo import Memo
 from agent.rpc.server_rpc import ServerRpc
-from agent.rpc.wire import CLIENT_BOUND, RpcDecodeError, decode_frame
+from agent.rpc.wire import CLIENT_BOUND, Frame, RpcDecodeError, decode_frame
 from raft_stub import LeaderChanged
 
 log = logging.getLogger("gossip_agent.rpc")
+
+MEMO_FRAME_BYTES = 256
+"""Frames up to this size (raft heartbeats and their answers) are decoded once and
+remembered (`agent.rpc.memo`)."""
 
 RpcEvent = LeaderChanged | MembersAnswered
 
@@ -44,10 +49,14 @@ class RpcEndpoint:
         self.server = server
         self.client = client
         self.malformed = 0
+        self._decoded: Memo[bytes, Frame] = Memo()
 
     def handle_message(self, now: float, data: bytes) -> None:
         try:
-            frame = decode_frame(data)
+            if len(data) <= MEMO_FRAME_BYTES:
+                frame = self._decoded.get(data, decode_frame)
+            else:
+                frame = decode_frame(data)
         except RpcDecodeError as exc:
             self.malformed += 1
             log.debug("rpc: dropped a malformed frame: %s", exc)

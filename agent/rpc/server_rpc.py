@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.rpc.fsm import ClusterState, NodeRecord, NodeStatus
+from agent.rpc.memo import Memo
 from agent.rpc.messages import (
     HeartbeatReply,
     MembersReply,
@@ -47,10 +48,12 @@ from agent.rpc.messages import (
 )
 from agent.rpc.wire import Frame, FrameKind, RpcDecodeError, encode_frame
 from raft_stub import (
+    AppendEntries,
     DecodeError,
     EntryCommitted,
     EntryType,
     LeaderChanged,
+    RaftMessage,
     RaftStub,
     ServerEntry,
     decode_message,
@@ -68,6 +71,8 @@ FAILOVER_HEARTBEAT_TTL = 300.0
 PEERS_PROBE_TIMEOUT = 5.0
 NO_LEADER = "No cluster leader"
 MAX_RECONCILE_ROUNDS = 8
+MEMO_BODY_BYTES = 256
+"""Raft bodies up to this size are decoded once and remembered (`agent.rpc.memo`)."""
 
 
 def heartbeat_ttl(nodes: int, rng: random.Random) -> float:
@@ -128,6 +133,8 @@ class ServerRpc:
         self._probe_deadline: float | None = None
         self._probe_id = 0
         self._bootstrap_settled = False
+        self._decoded: Memo[bytes, RaftMessage] = Memo()
+        self._encoded: Memo[RaftMessage, bytes] = Memo()
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -220,7 +227,13 @@ class ServerRpc:
                 break
             self._reconcile(now)
         for dst, msg in self.raft.messages_to_send():
-            self._send(dst, FrameKind.RAFT, encode_message(msg))
+            if isinstance(msg, AppendEntries) and msg.entries:
+                self._out.append((dst, self._raft_frame(msg)))
+            else:  # heartbeats and answers, the same until the log moves
+                self._out.append((dst, self._encoded.get(msg, self._raft_frame)))
+
+    def _raft_frame(self, msg: RaftMessage) -> bytes:
+        return encode_frame(self.addr, FrameKind.RAFT, encode_message(msg))
 
     def _on_leader_changed(self, now: float, event: LeaderChanged) -> None:
         self._timers.clear()
@@ -235,7 +248,12 @@ class ServerRpc:
         if kind is FrameKind.RAFT:
             if not isinstance(frame.body, bytes):
                 raise RpcDecodeError("raft body must be bytes")
-            self.raft.handle_message(now, frame.src, decode_message(frame.body))
+            body = frame.body
+            if len(body) <= MEMO_BODY_BYTES:
+                msg = self._decoded.get(body, decode_message)
+            else:
+                msg = decode_message(body)
+            self.raft.handle_message(now, frame.src, msg)
         elif kind in (FrameKind.NODE_REGISTER, FrameKind.NODE_HEARTBEAT):
             self._on_heartbeat(now, frame, NodeHeartbeat.from_body(frame.body))
         elif kind is FrameKind.STATUS_MEMBERS:

@@ -53,7 +53,7 @@ def encode_frame(src: str, kind: FrameKind, body: Any) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-def frame_length(header: bytes) -> int:
+def frame_length(header: bytes | bytearray) -> int:
     """Payload length announced by a 4-byte header.
 
     Raises:

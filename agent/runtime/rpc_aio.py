@@ -1,14 +1,24 @@
 """AioRpcRuntime: the RPC port (TCP) on asyncio, feeding one `MessageCore`.
 
-Inbound: `asyncio.start_server`; each connection is read frame by frame (length header,
-payload) until EOF, every frame handed to the core with `now`, then a flush. A bad length
-closes that connection; the core drops bad payloads itself.
+Both directions are plain `asyncio.Protocol`s, not streams and tasks, because an idle server's
+CPU is made of raft heartbeats (ten a second from the leader to every follower, each answered)
+and each loop callback costs tens of µs in an idle, cache-cold Python process: with
+protocols, the readable socket's callback decodes the frame, runs the core and writes the
+replies in that one callback (bench/idle_profile.py shows the table).
 
-Outbound: one connection per destination, dialled on the first frame and kept open, fed by
-a bounded queue. Frames are one-way, so a broken or refused connection just drops what was
-queued (raft retries, clients fail over on their own timeouts); after a failed dial the
-destination is not dialled again for `REDIAL_BACKOFF`, so a dead server costs one
-connection attempt a second, not one per raft heartbeat.
+Inbound: `loop.create_server`; each connection's bytes are split into frames (length header,
+payload) as they arrive, every frame handed to the core with `now`, then a flush. A bad length
+closes that connection; the core drops bad payloads itself. A connection with no frame for
+`INBOUND_IDLE_TIMEOUT` is closed.
+
+Outbound: one connection per destination, dialled on the first frame and kept open; frames
+are written to it as they are sent, and the few sent while it is still being dialled wait
+(at most `QUEUE_FRAMES`). Frames are one-way, so a broken or refused connection just drops
+what was waiting or buffered (raft retries, clients fail over on their own timeouts); after a
+failed dial the destination is not dialled again for `REDIAL_BACKOFF`, so a dead server costs
+one connection attempt a second, not one per raft heartbeat. A connection that will not take
+more than `MAX_BUFFERED_BYTES` drops frames until it drains (a stalled peer must not grow the
+buffer without bound; raft sends again).
 
 Injected faults (`agent.runtime.faults`, set with `set_faults`) act on frames: an outbound
 frame is dropped or held back before it is queued for its destination, an inbound one after
@@ -40,59 +50,136 @@ log = logging.getLogger("gossip_agent.rpc")
 DIAL_TIMEOUT = 2.0
 REDIAL_BACKOFF = 1.0
 QUEUE_FRAMES = 1024
+"""Frames kept for a destination while its connection is being dialled."""
+MAX_BUFFERED_BYTES = 16 * 1024 * 1024
+"""Bytes an outbound connection may hold unsent before further frames are dropped."""
 INBOUND_IDLE_TIMEOUT = 300.0
 
 
-class _Peer:
-    """The outbound connection to one destination and its queue."""
+class _Peer(asyncio.Protocol):
+    """The outbound connection to one destination; frames sent while dialling wait."""
 
     def __init__(self, runtime: AioRpcRuntime, dst: str) -> None:
         self.runtime = runtime
         self.dst = dst
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_FRAMES)
+        self.transport: asyncio.Transport | None = None
+        self.waiting: list[bytes] = []
+        self.dialling: asyncio.Task[None] | None = None
         self.dead_until = 0.0
-        self.task = runtime._loop.create_task(self._run())
 
     def put(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None:
+            if transport.get_write_buffer_size() <= MAX_BUFFERED_BYTES:
+                transport.write(data)
+            return
         if self.runtime._loop.time() < self.dead_until:
             return
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(data)
+        if len(self.waiting) < QUEUE_FRAMES:
+            self.waiting.append(data)
+        if self.dialling is None:
+            self.dialling = self.runtime._loop.create_task(self._dial())
 
-    async def _run(self) -> None:
-        host, port = split_host_port(self.dst, 0)
+    async def _dial(self) -> None:
         loop = self.runtime._loop
-        while True:
-            first = await self.queue.get()
-            try:
-                async with asyncio.timeout(DIAL_TIMEOUT):
-                    _, writer = await asyncio.open_connection(
-                        host, port, local_addr=self.runtime._local_addr()
-                    )
-            except (OSError, TimeoutError) as exc:
-                log.debug("rpc: dial %s: %s", self.dst, exc)
-                self.dead_until = loop.time() + REDIAL_BACKOFF
-                _drain(self.queue)
-                continue
-            try:
-                writer.write(first)
-                while True:
-                    while not self.queue.empty():
-                        writer.write(self.queue.get_nowait())
-                    await writer.drain()
-                    writer.write(await self.queue.get())
-            except OSError as exc:
-                log.debug("rpc: write to %s: %s", self.dst, exc)
-                _drain(self.queue)
-            finally:
-                writer.close()
-                with contextlib.suppress(Exception):
-                    await writer.wait_closed()
+        try:
+            host, port = split_host_port(self.dst, 0)
+            async with asyncio.timeout(DIAL_TIMEOUT):
+                await loop.create_connection(
+                    lambda: self, host, port, local_addr=self.runtime._local_addr()
+                )
+        except (OSError, TimeoutError, AddressError) as exc:
+            log.debug("rpc: dial %s: %s", self.dst, exc)
+            self.dead_until = loop.time() + REDIAL_BACKOFF
+            self.waiting.clear()
+        finally:
+            self.dialling = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        waiting, self.waiting = self.waiting, []
+        if waiting:
+            transport.write(b"".join(waiting))
+
+    def data_received(self, data: bytes) -> None:
+        pass  # frames are one-way: replies come to our listener, not down this connection
+
+    def eof_received(self) -> bool | None:
+        return False  # the peer hung up: close, and dial again on the next frame
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.debug("rpc: connection to %s lost: %s", self.dst, exc)
+        self.transport = None
+
+    def close(self) -> None:
+        if self.dialling is not None:
+            self.dialling.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+        self.waiting.clear()
 
 
-def _drain(queue: asyncio.Queue[bytes]) -> None:
-    while not queue.empty():
-        queue.get_nowait()
+class _Inbound(asyncio.Protocol):
+    """One accepted connection: splits its bytes into frames for the runtime."""
+
+    def __init__(self, runtime: AioRpcRuntime) -> None:
+        self.runtime = runtime
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.connection_host = "0.0.0.0"
+        self.held: DelayLine | None = None
+        self.last_frame = runtime._loop.time()
+        self.idle_check: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.connection_host = str((transport.get_extra_info("peername") or ("0.0.0.0",))[0])
+        self.runtime._inbound.add(self)
+        self.idle_check = self.runtime._loop.call_later(INBOUND_IDLE_TIMEOUT, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        try:
+            while len(buffer) >= HEADER_BYTES:
+                end = HEADER_BYTES + frame_length(buffer)
+                if len(buffer) < end:
+                    break
+                frame = bytes(buffer[:end])
+                del buffer[:end]
+                self.last_frame = self.runtime._loop.time()
+                if not self.runtime._on_inbound_frame(self, frame):
+                    self.close()
+                    return
+        except RpcDecodeError as exc:
+            log.debug("rpc: inbound connection closed: %s", exc)
+            self.close()
+
+    def _check_idle(self) -> None:
+        idle = self.runtime._loop.time() - self.last_frame
+        if idle >= INBOUND_IDLE_TIMEOUT:
+            log.debug("rpc: inbound connection closed: idle for %.0f s", idle)
+            self.close()
+        else:
+            self.idle_check = self.runtime._loop.call_later(
+                INBOUND_IDLE_TIMEOUT - idle, self._check_idle
+            )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        log.debug("rpc: inbound connection closed: %s", exc or "EOF")
+        self.runtime._inbound.discard(self)
+        if self.idle_check is not None:
+            self.idle_check.cancel()
+        # Frames a delay fault holds were read before the hang-up: they are still delivered
+        # (after a close, `_on_frame` finds no core and drops them).
+        self.transport = None
 
 
 def _remote(addr: str) -> tuple[str, int | None]:
@@ -125,7 +212,7 @@ class AioRpcRuntime:
         self._on_event: RpcEventCallback | None = None
         self._before_send: BeforeSend | None = None
         self._peers: dict[str, _Peer] = {}
-        self._inbound: set[asyncio.Task[None]] = set()
+        self._inbound: set[_Inbound] = set()
         self._timer = LoopTimer(loop, self._on_timer)
         self._closed = False
         self._faults: FaultTable | None = None
@@ -141,7 +228,7 @@ class AioRpcRuntime:
             OSError: the address is taken or not local.
         """
         runtime = cls(asyncio.get_running_loop())
-        runtime._server = await asyncio.start_server(runtime._serve, host, port)
+        runtime._server = await runtime._loop.create_server(lambda: _Inbound(runtime), host, port)
         runtime._host = host
         runtime._port = int(runtime._server.sockets[0].getsockname()[1])
         return runtime
@@ -194,10 +281,13 @@ class AioRpcRuntime:
             line.cancel()
         if self._server is not None:
             self._server.close()
-        tasks = [p.task for p in self._peers.values()] + list(self._inbound)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        dialling = [p.dialling for p in self._peers.values() if p.dialling is not None]
+        for peer in self._peers.values():
+            peer.close()
+        for inbound in list(self._inbound):
+            inbound.close()
+        await asyncio.gather(*dialling, return_exceptions=True)
+        await asyncio.sleep(0)  # let the transports' closing callbacks run
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -254,50 +344,29 @@ class AioRpcRuntime:
         if core is not None:
             self._guarded("timer", lambda: core.handle_timer(now))
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._inbound.add(task)
-            task.add_done_callback(self._inbound.discard)
-        held: DelayLine | None = None
-        connection_host = str((writer.get_extra_info("peername") or ("0.0.0.0",))[0])
-        try:
-            while not self._closed:
-                async with asyncio.timeout(INBOUND_IDLE_TIMEOUT):
-                    header = await reader.readexactly(HEADER_BYTES)
-                    payload = await reader.readexactly(frame_length(header))
-                data = header + payload
-                faults = self._faults
-                if faults is not None and faults.active:
-                    host, port = _sender(data, connection_host)
-                    if faults.drops(Direction.IN, host, port):
-                        continue
-                    hold = faults.delay(Direction.IN, host, port)
-                    if hold > 0 or held:
-                        if held is None:
-                            held = DelayLine(self._loop)
-                        held.push(self._loop.time() + hold, partial(self._on_frame, data))
-                        continue
-                if held:
-                    held.push(self._loop.time(), partial(self._on_frame, data))
-                    continue
-                if self._core is None:
-                    return
-                self._on_frame(data)
-        except (asyncio.IncompleteReadError, RpcDecodeError, TimeoutError, OSError) as exc:
-            log.debug("rpc: inbound connection closed: %s", exc or "EOF")
-        except asyncio.CancelledError:
-            # Closing the runtime cancels connection handlers; asyncio's stream protocol
-            # would log a cancelled handler as an error, so end it quietly.
-            pass
-        finally:
-            writer.close()
-            # The cancel may also land here, while the handler already waits for the close
-            # (the peer hung up just before shutdown): a handler must never end cancelled,
-            # since asyncio's stream protocol (CPython 3.12.0-3.12.1) then logs
-            # `[ERR] asyncio` with a CancelledError traceback at every Ctrl-C.
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+    def _on_inbound_frame(self, conn: _Inbound, data: bytes) -> bool:
+        """One frame read from `conn`: faults, then the core; False closes the connection."""
+        if self._closed:
+            return False
+        faults = self._faults
+        held = conn.held
+        if faults is not None and faults.active:
+            host, port = _sender(data, conn.connection_host)
+            if faults.drops(Direction.IN, host, port):
+                return True
+            hold = faults.delay(Direction.IN, host, port)
+            if hold > 0 or held:
+                if held is None:
+                    held = conn.held = DelayLine(self._loop)
+                held.push(self._loop.time() + hold, partial(self._on_frame, data))
+                return True
+        if held:
+            held.push(self._loop.time(), partial(self._on_frame, data))
+            return True
+        if self._core is None:
+            return False
+        self._on_frame(data)
+        return True
 
     def _on_frame(self, data: bytes) -> None:
         core = self._core

@@ -14,6 +14,7 @@ import pytest
 
 from agent.rpc.endpoint import RpcEvent
 from agent.rpc.wire import FrameKind, decode_frame, encode_frame
+from agent.runtime import rpc_aio
 from agent.runtime.rpc_aio import AioRpcRuntime
 
 pytestmark = pytest.mark.anyio
@@ -99,10 +100,10 @@ async def test_refused_destination_drops_frames_without_holding_up_others() -> N
         rt.flush()
         peer = rt._peers[dead_addr]
         await until(lambda: peer.dead_until > 0)  # the dial was refused...
-        assert peer.queue.empty()  # ...and what was queued for it is dropped
+        assert not peer.waiting  # ...and what was waiting for it is dropped
         core.outbox = [(dead_addr, lost)]
         rt.flush()
-        assert peer.queue.empty()  # within the backoff no new dial is queued
+        assert not peer.waiting and peer.dialling is None  # no new dial within the backoff
         good = encode_frame(rt.addr, FrameKind.RAFT, b"ok")
         core.outbox = [(live.addr, good)]
         rt.flush()
@@ -129,6 +130,82 @@ async def test_garbage_closes_only_that_connection() -> None:
         writer.write(good)
         await writer.drain()
         await until(lambda: core.received == [good])
+        writer.close()
+    finally:
+        await rt.close()
+
+
+async def test_frames_split_across_reads_arrive_whole() -> None:
+    rt = await AioRpcRuntime.open("127.0.0.1", 0)
+    core = ScriptedCore()
+    try:
+        rt.attach(core, lambda e: None)
+        frames = [encode_frame("127.0.0.1:1", FrameKind.RAFT, bytes([i]) * 300) for i in range(3)]
+        _, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        stream = b"".join(frames)
+        for i in range(0, len(stream), 7):  # header and payload cut anywhere
+            writer.write(stream[i : i + 7])
+            await writer.drain()
+            await asyncio.sleep(0)
+        await until(lambda: len(core.received) == len(frames))
+        assert core.received == frames
+        writer.close()
+    finally:
+        await rt.close()
+
+
+async def test_a_connection_the_peer_closed_is_dialled_again() -> None:
+    a, b = await AioRpcRuntime.open("127.0.0.1", 0), await AioRpcRuntime.open("127.0.0.1", 0)
+    core_a, core_b = ScriptedCore(), ScriptedCore()
+    try:
+        a.attach(core_a, lambda e: None)
+        b.attach(core_b, lambda e: None)
+        first = encode_frame(a.addr, FrameKind.RAFT, b"first")
+        core_a.outbox = [(b.addr, first)]
+        a.flush()
+        await until(lambda: core_b.received == [first])
+        for inbound in list(b._inbound):  # b hangs up, as a restarting server would
+            inbound.close()
+        peer = a._peers[b.addr]
+        await until(lambda: peer.transport is None)
+        second = encode_frame(a.addr, FrameKind.RAFT, b"second")
+        core_a.outbox = [(b.addr, second)]
+        a.flush()
+        await until(lambda: core_b.received == [first, second])
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_closing_with_connections_open_leaves_nothing_running() -> None:
+    before = asyncio.all_tasks()
+    a, b = await AioRpcRuntime.open("127.0.0.1", 0), await AioRpcRuntime.open("127.0.0.1", 0)
+    core_a, core_b = ScriptedCore(), ScriptedCore()
+    a.attach(core_a, lambda e: None)
+    b.attach(core_b, lambda e: None)
+    frame = encode_frame(a.addr, FrameKind.RAFT, b"x")
+    core_a.outbox = [(b.addr, frame)]
+    a.flush()
+    await until(lambda: core_b.received == [frame])
+    await b.close()  # b's end of a's connection closes first, as at Ctrl-C
+    await a.close()
+    assert not b._inbound and all(p.transport is None for p in a._peers.values())
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_an_idle_inbound_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rpc_aio, "INBOUND_IDLE_TIMEOUT", 0.2)
+    rt = await AioRpcRuntime.open("127.0.0.1", 0)
+    core = ScriptedCore()
+    try:
+        rt.attach(core, lambda e: None)
+        reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        frame = encode_frame("127.0.0.1:1", FrameKind.RAFT, b"x")
+        writer.write(frame)
+        await until(lambda: core.received == [frame])  # a frame keeps it open a while...
+        async with asyncio.timeout(DEADLINE):
+            assert await reader.read() == b""  # ...then, with none, the agent hangs up
+        assert not rt._inbound
         writer.close()
     finally:
         await rt.close()
