@@ -110,7 +110,7 @@ class TransmitLimitedQueue:
         shortest = min(tiers[t][0][0] for t in order)
         used = 0
         out: list[bytes] = []
-        bumped: list[_Item] = []
+        bumped: list[_Entry] = []
         for transmits in order:
             tier = tiers[transmits]
             free = limit - used - overhead
@@ -118,22 +118,28 @@ class TransmitLimitedQueue:
                 break
             while free > 0 and tier and tier[0][0] <= free:
                 if tier[-1][0] <= free:  # everything fits: the first in rank order is last
-                    length, _, item = tier.pop()
+                    entry = tier.pop()
                 else:  # the last entry with len <= free: biggest that fits, newest on ties
-                    length, _, item = tier.pop(bisect_right(tier, (free, math.inf)) - 1)
+                    entry = tier.pop(bisect_right(tier, (free, math.inf)) - 1)
+                length, _, item = entry
                 used += overhead + length
                 out.append(item.msg)
                 if transmits + 1 >= transmit_limit:
                     self._forget(item)
                     self._finish(item)
                 else:
-                    bumped.append(item)  # re-filed after the walk, as memberlist does
+                    bumped.append(entry)  # re-filed after the walk, as memberlist does
                 free = limit - used - overhead
             if not tier:
                 del tiers[transmits]
-        for item in bumped:
+        for entry in bumped:  # (len, id) do not change, so the entry moves up a tier as it is
+            item = entry[2]
             item.transmits += 1
-            self._file(item)
+            higher = tiers.get(item.transmits)
+            if higher is None:
+                tiers[item.transmits] = [entry]
+            else:
+                insort(higher, entry)
         self.sent_total += len(out)
         return out
 
