@@ -136,14 +136,13 @@ def encode_compound(parts: Sequence[bytes]) -> bytes:
     Raises:
         ValueError: more than 255 parts, or a part longer than 65535 bytes.
     """
-    if len(parts) > MAX_COMPOUND_PARTS:
-        raise ValueError(f"a compound holds at most {MAX_COMPOUND_PARTS} parts, got {len(parts)}")
-    lengths = bytearray((_COMPOUND, len(parts)))
-    for part in parts:
-        if len(part) > MAX_PART_BYTES:
-            raise ValueError(f"compound part of {len(part)} bytes exceeds {MAX_PART_BYTES}")
-        lengths += len(part).to_bytes(2, "big")
-    return bytes(lengths) + b"".join(parts)
+    count = len(parts)
+    if count > MAX_COMPOUND_PARTS:
+        raise ValueError(f"a compound holds at most {MAX_COMPOUND_PARTS} parts, got {count}")
+    lengths = list(map(len, parts))
+    if lengths and max(lengths) > MAX_PART_BYTES:
+        raise ValueError(f"compound part of {max(lengths)} bytes exceeds {MAX_PART_BYTES}")
+    return struct.pack(f">BB{count}H", _COMPOUND, count, *lengths) + b"".join(parts)
 
 
 def wrap_crc(frame: bytes) -> bytes:
@@ -248,7 +247,7 @@ def _walk(buf: bytes, depth: int, out: DecodedPacket) -> None:
             out.messages.append(broadcast_from_wire(buf))
             return
         if kind == _USER:
-            out.messages.append(UserMsg(bytes(buf[1:])))
+            out.messages.append(user_msg_from_wire(buf))
             return
         decoder = PACKET_DECODERS.get(kind)
         if decoder is None:  # unknown, stream-only (push-pull, err, encrypt), or a nested CRC
@@ -272,14 +271,28 @@ def _walk_compound(buf: bytes, depth: int, out: DecodedPacket) -> None:
         if end > size:  # as Go: this part and all after it are dropped, logged once
             out.errors += 1
             return
-        if length and buf[offset] in BROADCAST_KINDS:  # most parts: what `_walk` would do
+        kind = buf[offset] if length else None
+        if kind in BROADCAST_KINDS:  # most parts: what `_walk` would do, one call shorter
             try:
                 messages.append(broadcast_from_wire(buf[offset:end]))
             except DecodeError:
                 out.errors += 1
+        elif kind == _USER:
+            messages.append(user_msg_from_wire(buf[offset:end]))
         else:
             _walk(buf[offset:end], depth + 1, out)
         offset = end
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def user_msg_from_wire(data: bytes) -> UserMsg:
+    """A delegate message (0x08, then serf's bytes) from exactly its bytes.
+
+    Memoised: serf's intents and events are gossiped, so the same part reaches a process many
+    times; every receipt then shares one UserMsg, and serf's own memo (`decode_serf_gossip`)
+    finds the payload by a hash already computed.
+    """
+    return UserMsg(data[1:])
 
 
 # ---- decoding: serf's gossip -----------------------------------------------------------------
