@@ -20,13 +20,25 @@ For each cluster size N (default 100, 1000, 5000) a fresh subprocess (so peak RS
      shares), per entry; shared flyweights (names, addresses, NodeInfo, tags) are left out.
    `--traced` also reports tracemalloc's live bytes per entry (slow: use it on small N).
 
+`--join-storm` measures only the join, as a user's test does it: N nodes are created, each of
+n2..nN joins n1 in turn with `SimCluster.join` (which runs virtual time until that join's push-
+pull is done), then virtual time runs until every node lists all N alive. It prints the wall
+and process CPU seconds of that, then the rate of the next 15 virtual seconds (broadcast queues
+still draining) and of 30 more after them.
+
+Compression: by default the bench takes `SimCluster`'s own default (off since the simulator
+skips LZW; on in older trees); `--compression on|off` forces it. `--before TREE` first runs
+each size on another checkout (e.g. /work/wt-base, the starting commit) and then on this one,
+so before and after come from the same machine minutes apart.
+
 Goals from the issue (2-core machine): 1,000 nodes at >= 10x real time; 5,000 nodes at >= 1x
-within 8 GiB; <= 200 bytes per member entry.
+within 8 GiB; <= 200 bytes per member entry; a 1,000-node join storm in < 60 s, 200 in < 5 s.
 
     python bench/sim_speed.py                      # all sizes, joined start
     python bench/sim_speed.py --sizes 100,1000 --steady 20
     python bench/sim_speed.py --sizes 5000 --converged-start --steady 60 --faulty 60
     python bench/sim_speed.py --sizes 1000 --json bench/results/sim_speed.json  # append rows
+    python bench/sim_speed.py --join-storm --sizes 200,1000 --before /work/wt-base
 """
 
 from __future__ import annotations
@@ -34,12 +46,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,19 +71,62 @@ def _peak_rss_bytes() -> int:
 
 
 def _everyone_sees_all(c: object, n: int) -> bool:
-    nodes = c.nodes  # type: ignore[attr-defined]
-    return all(sum(1 for m in node.core.members() if m.status == "alive") == n for node in nodes)
+    """Every node lists all n members alive (counted on serf's table: `members()` would build
+    n^2 Member records per check)."""
+    tables = [node.core.table.states for node in c.nodes]  # type: ignore[attr-defined]
+    if any(len(states) != n for states in tables):
+        return False  # the cheap answer while the join is still spreading
+    return all(sum(1 for m in states.values() if m.status == "alive") == n for states in tables)
+
+
+def _cluster(seed: int, compression: bool | None, **kw: object) -> Any:
+    from agent.sim import SimCluster
+
+    if compression is not None:
+        kw["enable_compression"] = compression
+    return SimCluster(seed=seed, profile="lan", record_events=False, **kw)
+
+
+def measure_join_storm(n: int, seed: int, compression: bool | None) -> dict:
+    """N nodes join n1 one by one, then run until all list all N alive (module docstring)."""
+    c = _cluster(seed, compression)
+    names = [f"n{i}" for i in range(1, n + 1)]
+    for name in names:
+        c.add_node(name, {"role": "bench"})
+    wall0, cpu0, v0 = time.perf_counter(), time.process_time(), c.now
+    for name in names[1:]:
+        c.join(name, ["n1"])
+    joins_wall = time.perf_counter() - wall0
+    converged = c.run_until(lambda: _everyone_sees_all(c, n), 600.0, poll=0.25)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    virtual = c.now - v0
+    after_15, _ = _rate(c, 15.0)
+    after_45, _ = _rate(c, 30.0)
+    return {
+        "mode": "join-storm",
+        "nodes": n,
+        "compression": c.config.memberlist.enable_compression,
+        "converged": converged,
+        "joins_wall_s": round(joins_wall, 2),
+        "join_wall_s": round(wall, 2),
+        "join_cpu_s": round(cpu, 2),
+        "join_virtual_s": round(virtual, 2),
+        "next_15s_virtual_per_wall": round(after_15, 2),
+        "next_30s_virtual_per_wall": round(after_45, 2),
+        "datagrams": c.network.datagrams_sent,
+        "peak_rss_mib": round(_peak_rss_bytes() / 2**20, 1),
+    }
 
 
 def _queues_empty(c: object) -> bool:
-    nodes = c.nodes  # type: ignore[attr-defined]
+    nodes = c.nodes
     return all(not node.core.swim.broadcasts and not node.core.has_broadcasts() for node in nodes)
 
 
 def _view_bytes(core: object) -> int:
     """Bytes of one node's per-view member records (see the module docstring)."""
-    membership = core.swim.membership  # type: ignore[attr-defined]
-    states = core.table.states  # type: ignore[attr-defined]
+    membership = core.swim.membership
+    states = core.table.states
     size = sys.getsizeof(membership.node_map) + sys.getsizeof(membership.nodes)
     size += sys.getsizeof(states)
     scalars = []
@@ -85,23 +142,26 @@ def _view_bytes(core: object) -> int:
     return size
 
 
-def _rate(c: object, virtual: float) -> float:
-    start = time.perf_counter()
+def _rate(c: object, virtual: float) -> tuple[float, float]:
+    """Virtual seconds per wall second and per process CPU second (the CPU figure is the one
+    to trust on a shared machine: other processes slow the wall clock, not our CPU time)."""
+    start, cpu = time.perf_counter(), time.process_time()
     c.run(virtual)  # type: ignore[attr-defined]
-    wall = time.perf_counter() - start
-    return virtual / wall if wall > 0 else float("inf")
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return (
+        virtual / wall if wall > 0 else float("inf"),
+        virtual / cpu if cpu > 0 else float("inf"),
+    )
 
 
 def measure(
-    n: int, steady: float, faulty: float, seed: int, compression: bool, converged_start: bool
+    n: int, steady: float, faulty: float, seed: int, compression: bool | None, converged_start: bool
 ) -> dict:
-    from agent.sim import SimCluster
-
-    c = SimCluster(seed=seed, profile="lan", record_events=False, enable_compression=compression)
+    c: Any = _cluster(seed, compression)
     names = [f"n{i}" for i in range(1, n + 1)]
     tags = {"role": "bench"}
     if converged_start:  # baseline: the same N cores without any member table, torn down again
-        probe = SimCluster(seed=seed, profile="lan", record_events=False)
+        probe: Any = _cluster(seed, compression)
         gc.collect()
         before = _rss_bytes()
         for name in names:
@@ -139,7 +199,7 @@ def measure(
         traced = round((tracemalloc.get_traced_memory()[0] - traced_unjoined) / (n * n), 1)
     sample = c.nodes[:: max(1, n // 10)]
     view = sum(_view_bytes(node.core) for node in sample) / (len(sample) * n)
-    steady_rate = _rate(c, steady)
+    steady_rate, steady_cpu_rate = _rate(c, steady)
     # A rate means nothing if the pool fell apart while it was measured (a bug that makes
     # nodes suspect each other shows up here, not as a slower figure).
     healthy = _everyone_sees_all(c, n) and _queues_empty(c)
@@ -152,12 +212,12 @@ def measure(
             victim = f"n{n - k}"
             c.call_at(at, lambda v=victim: c.kill(v))
             crashes += 1
-    faulty_rate = _rate(c, faulty)
+    faulty_rate, faulty_cpu_rate = _rate(c, faulty)
     entries = n * n
     return {
         "nodes": n,
         "start": "seeded-converged" if converged_start else "joined",
-        "compression": compression,
+        "compression": c.config.memberlist.enable_compression,
         "converged": converged,
         "join_wall_s": round(join_wall, 2),
         "join_virtual_s": round(join_virtual, 2),
@@ -165,10 +225,12 @@ def measure(
         "quiet_wall_s": round(quiet_wall, 2),
         "steady_virtual_s": steady,
         "steady_virtual_per_wall": round(steady_rate, 2),
+        "steady_virtual_per_cpu": round(steady_cpu_rate, 2),
         "steady_all_alive": healthy,
         "faulty_virtual_s": faulty,
         "faulty_crashes": crashes,
         "faulty_virtual_per_wall": round(faulty_rate, 2),
+        "faulty_virtual_per_cpu": round(faulty_cpu_rate, 2),
         "peak_rss_mib": round(_peak_rss_bytes() / 2**20, 1),
         "bytes_per_member_entry": round((rss_converged - rss_unjoined) / entries, 1),
         "view_bytes_per_member_entry": round(view, 1),
@@ -176,68 +238,76 @@ def measure(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,5000")
-    parser.add_argument("--steady", type=float, default=30.0, help="virtual s, no faults")
-    parser.add_argument("--faulty", type=float, default=60.0, help="virtual s, loss + crashes")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-compression", action="store_true")
-    parser.add_argument("--traced", action="store_true", help="also count live bytes (slow)")
-    parser.add_argument(
-        "--converged-start",
-        action="store_true",
-        help="seed an already converged cluster instead of simulating the joins",
-    )
-    parser.add_argument("--json", type=Path, help="append the rows to this JSON list file")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    compression = not args.no_compression
-    if args.one:
+def _child(args: argparse.Namespace) -> None:
+    """One size in this process (the parent spawned it so peak RSS is its own)."""
+    if args.tree is not None:  # measure another checkout's code with this bench
+        sys.path.insert(0, str(args.tree))
+    compression = None if args.compression == "default" else args.compression == "on"
+    if args.join_storm:
+        row = measure_join_storm(args.one, args.seed, compression)
+    else:
         if args.traced:
             tracemalloc.start()
         row = measure(
             args.one, args.steady, args.faulty, args.seed, compression, args.converged_start
         )
-        print(json.dumps(row))
-        return
-    rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--one",
-            str(n),
-            "--steady",
-            str(args.steady),
-            "--faulty",
-            str(args.faulty),
-            "--seed",
-            str(args.seed),
-        ]
-        if not compression:
-            cmd.append("--no-compression")
-        if args.traced:
-            cmd.append("--traced")
-        if args.converged_start:
-            cmd.append("--converged-start")
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            print(f"N={n}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    if args.json is not None and rows:
-        saved = json.loads(args.json.read_text()) if args.json.exists() else []
-        args.json.write_text(json.dumps(saved + rows, indent=2) + "\n")
+    row["tree"] = str(args.tree or ROOT)
+    print(json.dumps(row))
+
+
+def _spawn(args: argparse.Namespace, n: int, tree: Path | None) -> dict | None:
+    cmd = [sys.executable, __file__, "--one", str(n), "--seed", str(args.seed)]
+    cmd += ["--steady", str(args.steady), "--faulty", str(args.faulty)]
+    cmd += ["--compression", args.compression]
+    for flag in ("traced", "converged_start", "join_storm"):
+        if getattr(args, flag):
+            cmd.append("--" + flag.replace("_", "-"))
+    env = dict(os.environ)
+    if tree is not None:
+        cmd += ["--tree", str(tree)]
+        env["PYTHONPATH"] = str(tree)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if out.returncode != 0:
+        print(f"N={n} ({tree or ROOT}): failed\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    row: dict = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _print_join_storm(rows: list[dict]) -> None:
     header = (
+        "tree",
+        "nodes",
+        "compression",
+        "all alive",
+        "join wall s",
+        "join CPU s",
+        "virtual s",
+        "next 15 s x",
+        "next 30 s x",
+        "peak RSS MiB",
+    )
+    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in rows:
+        print(
+            f"| {r['tree']} | {r['nodes']} | {'on' if r['compression'] else 'off'} | "
+            f"{'yes' if r['converged'] else 'NO'} | {r['join_wall_s']} | {r['join_cpu_s']} | "
+            f"{r['join_virtual_s']} | {r['next_15s_virtual_per_wall']} | "
+            f"{r['next_30s_virtual_per_wall']} | {r['peak_rss_mib']} |"
+        )
+
+
+def _print_rates(rows: list[dict]) -> None:
+    header = (
+        "tree",
         "nodes",
         "start",
         "compression",
         "join wall s",
-        "steady x",
+        "steady x (CPU)",
         "all alive after",
-        "1% loss+crash x",
+        "1% loss+crash x (CPU)",
         "peak RSS MiB",
         "RSS B/entry",
         "view B/entry",
@@ -246,13 +316,65 @@ def main() -> None:
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
         print(
-            f"| {r['nodes']} | {r['start']} | {'on' if r['compression'] else 'off'} | "
-            f"{r['quiet_wall_s']} | {r['steady_virtual_per_wall']} | "
+            f"| {r.get('tree', ROOT)} | {r['nodes']} | {r['start']} | "
+            f"{'on' if r['compression'] else 'off'} | "
+            f"{r['quiet_wall_s']} | {r['steady_virtual_per_wall']} "
+            f"({r.get('steady_virtual_per_cpu')}) | "
             f"{'yes' if r.get('steady_all_alive') else 'NO'} | "
-            f"{r['faulty_virtual_per_wall']} | {r['peak_rss_mib']} | "
+            f"{r['faulty_virtual_per_wall']} ({r.get('faulty_virtual_per_cpu')}) | "
+            f"{r['peak_rss_mib']} | "
             f"{r['bytes_per_member_entry']} | {r['view_bytes_per_member_entry']} | "
             f"{r['traced_bytes_per_member_entry']} |"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--steady", type=float, default=30.0, help="virtual s, no faults")
+    parser.add_argument("--faulty", type=float, default=60.0, help="virtual s, loss + crashes")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--compression",
+        choices=("default", "on", "off"),
+        default="default",
+        help="memberlist's LZW; default: whatever SimCluster defaults to in the tree measured",
+    )
+    parser.add_argument("--no-compression", action="store_true", help="same as --compression off")
+    parser.add_argument("--traced", action="store_true", help="also count live bytes (slow)")
+    parser.add_argument(
+        "--converged-start",
+        action="store_true",
+        help="seed an already converged cluster instead of simulating the joins",
+    )
+    parser.add_argument(
+        "--join-storm", action="store_true", help="measure only the join (module docstring)"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="first run each size on this checkout (e.g. /work/wt-base)"
+    )
+    parser.add_argument("--json", type=Path, help="append the rows to this JSON list file")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.no_compression:
+        args.compression = "off"
+    if args.one:
+        _child(args)
+        return
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        for tree in ([args.before.resolve()] if args.before else []) + [None]:
+            row = _spawn(args, n, tree)
+            if row is not None:
+                rows.append(row)
+    if args.json is not None and rows:
+        saved = json.loads(args.json.read_text()) if args.json.exists() else []
+        args.json.write_text(json.dumps(saved + rows, indent=2) + "\n")
+    if args.join_storm:
+        _print_join_storm(rows)
+    else:
+        _print_rates(rows)
 
 
 if __name__ == "__main__":

@@ -34,45 +34,57 @@ Theory of operation (the rules are memberlist's, so packets pack the same way):
 
 Data layout, for speed (a joining 1,000-node cluster queues ~1,000 items at every node and
 every node reads batches several times a second): one list per transmit count, sorted
-ascending by `(len, id)`, i.e. the reverse of the rank order within the tier. The first
-fitting item is then found with one bisection (the last entry with `len <= free`), and when
-everything fits it is the list's last entry, so taking it is an O(1) `pop()`. The shortest
-message of a tier is its first entry, which lets a walk skip a tier, or stop, in O(1).
-A dict by name finds an item to invalidate; its tier and `(len, id)` locate it by bisection.
-No call re-sorts the queue.
+ascending by `(len, id)`, i.e. the reverse of the rank order within the tier. An entry is that
+pair as one int, `len << ID_BITS | id`, because every transmission re-files its item one tier
+up and a bisection over plain ints costs half one over tuples; a dict finds the item by key.
+The first fitting item is then found with one bisection (the last entry with `len <= free`),
+and when everything fits it is the list's last entry, so taking it is an O(1) `pop()`. The
+shortest message of a tier is its first entry, which lets a walk skip a tier, or stop, in O(1).
+A dict by name finds an item to invalidate; its tier and key locate it by bisection. No call
+re-sorts the queue.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, insort
+
+ID_BITS = 48
+"""Bits of an entry key that hold the item's id: ids stay below 2**48 (a queue would have to
+take a million broadcasts a second for nine years to overflow them)."""
 
 
 class _Item:
     """One queued broadcast."""
 
-    __slots__ = ("id", "msg", "name", "notify", "transmits")
+    __slots__ = ("key", "msg", "name", "notify", "transmits")
 
     def __init__(self, item_id: int, msg: bytes, name: str | None, notify: object | None) -> None:
-        self.id = item_id
+        self.key = len(msg) << ID_BITS | item_id
+        """Its tier entry: sorts as (len, id) does."""
         self.msg = msg
         self.name = name
         self.notify = notify
         self.transmits = 0
 
 
-# A tier entry: (message length, id, item). Ids are unique, so tuples never compare items.
-_Entry = tuple[int, int, _Item]
-
-
 class TransmitLimitedQueue:
     """Broadcasts waiting to be piggybacked, each sent a limited number of times."""
 
-    __slots__ = ("_by_name", "_finished", "_ids", "_tiers", "count", "queued_total", "sent_total")
+    __slots__ = (
+        "_by_key",
+        "_by_name",
+        "_finished",
+        "_ids",
+        "_tiers",
+        "count",
+        "queued_total",
+        "sent_total",
+    )
 
     def __init__(self) -> None:
-        self._tiers: dict[int, list[_Entry]] = {}
+        self._tiers: dict[int, list[int]] = {}
+        self._by_key: dict[int, _Item] = {}
         self._by_name: dict[str, _Item] = {}
         self.count = 0
         """How many broadcasts are queued (read it; only the queue changes it)."""
@@ -107,33 +119,55 @@ class TransmitLimitedQueue:
             return []
         order = sorted(tiers)
         # Items only leave during the walk, so the shortest length now is a lower bound.
-        shortest = min(tiers[t][0][0] for t in order)
+        shortest = min([tiers[t][0] for t in order]) >> ID_BITS
+        by_key = self._by_key
         used = 0
         out: list[bytes] = []
-        bumped: list[_Item] = []
+        moved: list[tuple[int, list[int], list[_Item]]] = []  # re-filed after the walk
         for transmits in order:
             tier = tiers[transmits]
             free = limit - used - overhead
             if free <= 0 or free < shortest:
                 break
-            while free > 0 and tier and tier[0][0] <= free:
-                if tier[-1][0] <= free:  # everything fits: the first in rank order is last
-                    length, _, item = tier.pop()
+            taken: list[int] = []
+            while free > 0 and tier and tier[0] >> ID_BITS <= free:
+                if tier[-1] >> ID_BITS <= free:  # the last fits: the first in rank order is last
+                    # ... and so may the ones before it, each then the biggest that fits: take
+                    # that whole tail in one slice.
+                    start = len(tier)
+                    while start and free > 0 and tier[start - 1] >> ID_BITS <= free:
+                        start -= 1
+                        used += overhead + (tier[start] >> ID_BITS)
+                        free = limit - used - overhead
+                    run = tier[start:]
+                    del tier[start:]
+                    run.reverse()
+                    taken += run
                 else:  # the last entry with len <= free: biggest that fits, newest on ties
-                    length, _, item = tier.pop(bisect_right(tier, (free, math.inf)) - 1)
-                used += overhead + length
-                out.append(item.msg)
-                if transmits + 1 >= transmit_limit:
-                    self._forget(item)
-                    self._finish(item)
-                else:
-                    bumped.append(item)  # re-filed after the walk, as memberlist does
-                free = limit - used - overhead
+                    key = tier.pop(bisect_left(tier, (free + 1) << ID_BITS) - 1)
+                    used += overhead + (key >> ID_BITS)
+                    free = limit - used - overhead
+                    taken.append(key)
             if not tier:
                 del tiers[transmits]
-        for item in bumped:
-            item.transmits += 1
-            self._file(item)
+            items = [by_key[key] for key in taken]
+            out += [item.msg for item in items]
+            if transmits + 1 >= transmit_limit:
+                for item in items:
+                    self._forget(item)
+                    self._finish(item)
+            elif taken:
+                moved.append((transmits + 1, taken, items))
+        for up, taken, items in moved:  # as memberlist: each moves up a tier after the walk
+            for item in items:
+                item.transmits = up
+            higher = tiers.get(up)
+            if higher is None:
+                taken.sort()
+                tiers[up] = taken
+            else:
+                for key in taken:
+                    insort(higher, key)
         self.sent_total += len(out)
         return out
 
@@ -153,7 +187,8 @@ class TransmitLimitedQueue:
             del tier[:take]
             if not tier:
                 del tiers[top]
-            for _, _, item in dropped:
+            for key in dropped:
+                item = self._by_key[key]
                 self._forget(item)
                 self._finish(item)
             excess -= take
@@ -168,9 +203,10 @@ class TransmitLimitedQueue:
     def reset(self) -> None:
         """Drop (and finish) everything, in rank order, as memberlist `Reset`."""
         for transmits in sorted(self._tiers):
-            for _, _, item in reversed(self._tiers[transmits]):
-                self._finish(item)
+            for key in reversed(self._tiers[transmits]):
+                self._finish(self._by_key[key])
         self._tiers.clear()
+        self._by_key.clear()
         self._by_name.clear()
         self.count = 0
         self._ids = itertools.count(1)
@@ -184,29 +220,30 @@ class TransmitLimitedQueue:
 
     def _insert(self, item: _Item) -> None:
         self._file(item)
+        self._by_key[item.key] = item
         self.count += 1
         if item.name is not None:
             self._by_name[item.name] = item
 
     def _file(self, item: _Item) -> None:
         """Put `item` into its transmit tier, keeping the tier sorted by (len, id)."""
-        entry: _Entry = (len(item.msg), item.id, item)
         tier = self._tiers.get(item.transmits)
         if tier is None:
-            self._tiers[item.transmits] = [entry]
+            self._tiers[item.transmits] = [item.key]
         else:
-            insort(tier, entry)
+            insort(tier, item.key)
 
     def _remove(self, item: _Item) -> None:
         """Unlink a queued `item` from its tier and the indexes."""
         tier = self._tiers[item.transmits]
-        del tier[bisect_left(tier, (len(item.msg), item.id))]
+        del tier[bisect_left(tier, item.key)]
         if not tier:
             del self._tiers[item.transmits]
         self._forget(item)
 
     def _forget(self, item: _Item) -> None:
         """Drop the indexes of an item already unlinked from its tier."""
+        del self._by_key[item.key]
         self.count -= 1
         if item.name is not None:
             del self._by_name[item.name]

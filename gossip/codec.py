@@ -18,19 +18,24 @@ and tags in `serf_codec.py` (re-exported here), the msgpack flavour in `wire.py`
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import msgpack
 
 from gossip import lzw
 from gossip.errors import DecodeError
+from gossip.flyweights import CACHE_SIZE
 from gossip.memberlist_codec import (
+    BROADCAST_KINDS,
     ENCODERS,
     PACKET_DECODERS,
     STREAM_DECODERS,
+    broadcast_from_wire,
     build,
     encode_node_state,
     node_state_from_wire,
@@ -43,6 +48,8 @@ from gossip.messages import (
     PacketMessage,
     Ping,
     PushPull,
+    SerfMessage,
+    SerfMessageType,
     StreamMessage,
     UserMsg,
     type_byte,
@@ -71,6 +78,7 @@ __all__ = [
     "compress_frame",
     "decode_packet",
     "decode_serf",
+    "decode_serf_gossip",
     "decode_stream",
     "decode_tags",
     "encode",
@@ -128,14 +136,13 @@ def encode_compound(parts: Sequence[bytes]) -> bytes:
     Raises:
         ValueError: more than 255 parts, or a part longer than 65535 bytes.
     """
-    if len(parts) > MAX_COMPOUND_PARTS:
-        raise ValueError(f"a compound holds at most {MAX_COMPOUND_PARTS} parts, got {len(parts)}")
-    lengths = bytearray((_COMPOUND, len(parts)))
-    for part in parts:
-        if len(part) > MAX_PART_BYTES:
-            raise ValueError(f"compound part of {len(part)} bytes exceeds {MAX_PART_BYTES}")
-        lengths += len(part).to_bytes(2, "big")
-    return bytes(lengths) + b"".join(parts)
+    count = len(parts)
+    if count > MAX_COMPOUND_PARTS:
+        raise ValueError(f"a compound holds at most {MAX_COMPOUND_PARTS} parts, got {count}")
+    lengths = list(map(len, parts))
+    if lengths and max(lengths) > MAX_PART_BYTES:
+        raise ValueError(f"compound part of {max(lengths)} bytes exceeds {MAX_PART_BYTES}")
+    return struct.pack(f">BB{count}H", _COMPOUND, count, *lengths) + b"".join(parts)
 
 
 def wrap_crc(frame: bytes) -> bytes:
@@ -236,8 +243,11 @@ def _walk(buf: bytes, depth: int, out: DecodedPacket) -> None:
             _walk(inner, depth + 1, out)
         return
     try:
+        if kind in BROADCAST_KINDS:
+            out.messages.append(broadcast_from_wire(buf))
+            return
         if kind == _USER:
-            out.messages.append(UserMsg(bytes(buf[1:])))
+            out.messages.append(user_msg_from_wire(buf))
             return
         decoder = PACKET_DECODERS.get(kind)
         if decoder is None:  # unknown, stream-only (push-pull, err, encrypt), or a nested CRC
@@ -254,13 +264,62 @@ def _walk_compound(buf: bytes, depth: int, out: DecodedPacket) -> None:
         return
     count = buf[1]
     offset = 2 + 2 * count
-    for index in range(count):
-        end = offset + int.from_bytes(buf[2 + 2 * index : 4 + 2 * index], "big")
-        if end > len(buf):  # as Go: this part and all after it are dropped, logged once
+    size = len(buf)
+    messages = out.messages
+    for length in struct.unpack_from(f">{count}H", buf, 2):
+        end = offset + length
+        if end > size:  # as Go: this part and all after it are dropped, logged once
             out.errors += 1
             return
-        _walk(buf[offset:end], depth + 1, out)
+        kind = buf[offset] if length else None
+        if kind in BROADCAST_KINDS:  # most parts: what `_walk` would do, one call shorter
+            try:
+                messages.append(broadcast_from_wire(buf[offset:end]))
+            except DecodeError:
+                out.errors += 1
+        elif kind == _USER:
+            messages.append(user_msg_from_wire(buf[offset:end]))
+        else:
+            _walk(buf[offset:end], depth + 1, out)
         offset = end
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def user_msg_from_wire(data: bytes) -> UserMsg:
+    """A delegate message (0x08, then serf's bytes) from exactly its bytes.
+
+    Memoised: serf's intents and events are gossiped, so the same part reaches a process many
+    times; every receipt then shares one UserMsg, and serf's own memo (`decode_serf_gossip`)
+    finds the payload by a hash already computed.
+    """
+    return UserMsg(data[1:])
+
+
+# ---- decoding: serf's gossip -----------------------------------------------------------------
+
+_SERF_BROADCASTS = frozenset(
+    (SerfMessageType.LEAVE, SerfMessageType.JOIN, SerfMessageType.USER_EVENT, SerfMessageType.QUERY)
+)
+
+
+def decode_serf_gossip(data: bytes) -> SerfMessage:
+    """`decode_serf` for a serf message that came by gossip.
+
+    Intents, user events and queries are broadcasts: every node receives the same bytes a few
+    times, so those are decoded once per process (`_serf_broadcast_from_wire`) and the frozen
+    result is shared.
+
+    Raises:
+        DecodeError: as `decode_serf`.
+    """
+    if data and data[0] in _SERF_BROADCASTS:
+        return _serf_broadcast_from_wire(data)
+    return decode_serf(data)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _serf_broadcast_from_wire(data: bytes) -> SerfMessage:
+    return decode_serf(data)
 
 
 # ---- decoding: streams -----------------------------------------------------------------------

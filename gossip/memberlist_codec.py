@@ -49,6 +49,7 @@ from gossip.wire import (
     text,
     uint,
     unpack,
+    unpack_first,
     vsn,
 )
 
@@ -258,6 +259,27 @@ PACKET_DECODERS: dict[int, Callable[[dict[str, Any]], PacketMessage]] = {
 }
 
 
+BROADCAST_KINDS = frozenset((MessageType.ALIVE, MessageType.SUSPECT, MessageType.DEAD))
+"""Messages that are gossiped: the same bytes reach every node, many times over."""
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def broadcast_from_wire(data: bytes) -> Alive | Suspect | Dead:
+    """An alive, suspect or dead message, type byte first, from exactly its bytes.
+
+    Memoised like `node_state_from_wire`: one broadcast travels to every node in a simulated
+    cluster, each passing it on a few times, so a process decodes it once, not per receipt.
+    The result is frozen, so every receiver can share it.
+
+    Raises:
+        DecodeError: not a broadcast kind, or a bad body (errors are not memoised).
+    """
+    decoder = _BROADCAST_DECODERS.get(data[0]) if data else None
+    if decoder is None:
+        raise DecodeError("not an alive, suspect or dead message")
+    return build(decoder, unpack_first(data[1:]))
+
+
 def build(decoder: Callable[[dict[str, Any]], _T], obj: object) -> _T:
     """Run a body decoder on an unpacked object.
 
@@ -269,6 +291,12 @@ def build(decoder: Callable[[dict[str, Any]], _T], obj: object) -> _T:
     except KeyError as missing:
         raise DecodeError(f"missing field {missing}") from None
 
+
+_BROADCAST_DECODERS: dict[int, Callable[[dict[str, Any]], Alive | Suspect | Dead]] = {
+    MessageType.SUSPECT: _dec_suspect,
+    MessageType.ALIVE: _dec_alive,
+    MessageType.DEAD: _dec_dead,
+}
 
 STREAM_DECODERS: dict[int, Callable[[dict[str, Any]], StreamMessage]] = {
     MessageType.PING: _dec_ping,

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from enum import Enum
 
-from gossip.codec import decode_serf, encode_tags
+from gossip.codec import decode_serf_gossip, encode_tags
 from gossip.config import SerfConfig
 from gossip.conflict import ConflictResolver
 from gossip.deadlines import DeadlineQueue
@@ -499,7 +499,7 @@ class SerfCore:
             self.unsupported += 1
             return
         try:
-            msg = decode_serf(payload)
+            msg = decode_serf_gossip(payload)
         except DecodeError:
             self._decode_errors += 1
             return

@@ -343,20 +343,21 @@ class SwimNode:
 
     def _dispatch(self, now: float, src: Address, msg: object) -> None:
         membership = self.membership
-        if isinstance(msg, Ping):
-            self.prober.on_ping(src, msg)
-        elif isinstance(msg, AckResp):
-            self.prober.on_ack(now, msg)
-        elif isinstance(msg, Alive):
+        # Gossip first: a join storm brings tens of millions of these; probes come one a packet.
+        if isinstance(msg, Alive):
             if len(msg.addr) not in (4, 16):
                 raise ValueError("alive with a bad address")
             membership.apply_alive(now, msg)
+        elif isinstance(msg, UserMsg):
+            self.delegate.notify_msg(now, msg.payload)
+        elif isinstance(msg, Ping):
+            self.prober.on_ping(src, msg)
+        elif isinstance(msg, AckResp):
+            self.prober.on_ack(now, msg)
         elif isinstance(msg, Suspect):
             membership.apply_suspect(now, msg)
         elif isinstance(msg, Dead):
             membership.apply_dead(now, msg)
-        elif isinstance(msg, UserMsg):
-            self.delegate.notify_msg(now, msg.payload)
         elif isinstance(msg, IndirectPing):
             self.prober.on_indirect_ping(now, src, msg)
         elif isinstance(msg, NackResp):

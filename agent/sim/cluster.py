@@ -73,6 +73,10 @@ class SimCluster:
         core_factory: builds each node's core (default: `gossip.serf.SerfCore`).
         trace_limit: trace entries kept for display (the digest always covers all of them).
         record_events: keep `events`; turn off for huge benches (the trace still runs).
+        enable_compression: memberlist's LZW on datagrams and streams. Off here, unlike in
+            memberlist and in real agents: it changes nothing the simulated network does (what
+            fits in a datagram is decided before compressing, as in memberlist) and LZW in pure
+            Python would cost most of the simulator's time. Turn it on to see the real bytes.
         **overrides: any serf or memberlist knob by name, e.g. `reconnect_timeout=120.0`.
     """
 
@@ -85,11 +89,14 @@ class SimCluster:
         core_factory: CoreFactory = serf_core_factory,
         trace_limit: int = DEFAULT_TRACE_LIMIT,
         record_events: bool = True,
+        enable_compression: bool = False,
         **overrides: Any,
     ) -> None:
         self.seed = seed
         self.profile = profile
-        self.config = SerfConfig.profile(profile, **overrides)
+        self.config = SerfConfig.profile(
+            profile, enable_compression=enable_compression, **overrides
+        )
         self._master = random.Random(seed)
         network_rng = random.Random(self._master.getrandbits(64))
         self._restart_rng = random.Random(self._master.getrandbits(64))
