@@ -50,6 +50,7 @@ from agent.testing.faults import (
     Restart,
 )
 from agent.testing.replay import ReplayScript
+from gossip import SerfCore
 
 CONVERGENCE_BOUND = 600.0
 """Virtual seconds after the final heal for every live view to agree: push-pull, reconnect
@@ -63,7 +64,18 @@ class ClusterStateMachine(RuleBasedStateMachine):
     Safety (after every step):
       - a running node never sees itself failed or left;
       - once a node sees a member left, it never sees it otherwise unless that member was
-        restarted since (left is final unless rejoined);
+        restarted since, or the node's memberlist has since taken the member alive at a
+        higher incarnation than it held when it saw it left (left is final unless rejoined
+        or refuted). The second case is upstream behaviour: a member whose memberlist has
+        not left yet refutes accusations with a higher incarnation (memberlist `refute`,
+        from `suspectNode` / `deadNode`); `aliveNode` accepts that over a dead entry and
+        notifies a join, and serf `handleNodeJoin` sets any known member alive, left
+        included. It happens when serf `Leave` times out broadcasting the leave intent (a
+        node paused right after it was asked to leave): `Leave` returns "timeout while
+        waiting for graceful leave" before `memberlist.Leave`, the resumed node refutes
+        the failure the others declared meanwhile, and an observer that applied the
+        intent to the failed member (`handleNodeLeaveIntent`: failed -> left) then hears
+        the refutation;
       - no node lists a member that was never started in this cluster.
     Liveness (teardown): after healing the network and clearing loss and latency, every
     running node sees every running node alive, and nodes that list the same member agree
@@ -90,7 +102,9 @@ class ClusterStateMachine(RuleBasedStateMachine):
         """Names that left or were force-left: never restarted."""
         self.lonely: set[str] = set()
         """Restarted nodes whose join reached nobody (across a partition): rejoined at the end."""
-        self._left_seen: dict[tuple[str, int, str], int] = {}
+        self._left_seen: dict[tuple[str, int, str], tuple[int, int | None]] = {}
+        """(observer, its restarts, member) -> (member's restarts, observer's incarnation of
+        the member) when the observer first saw the member left."""
 
     # ---- the cluster and the record of what was done to it --------------------------------
 
@@ -211,6 +225,7 @@ class ClusterStateMachine(RuleBasedStateMachine):
 
     @invariant()
     def left_is_final_unless_rejoined(self) -> None:
+        """Left is final unless the member restarted or refuted (see the class docstring)."""
         c = self.cluster
         for observer in self.live():
             generation = c.node(observer).restarts
@@ -218,12 +233,25 @@ class ClusterStateMachine(RuleBasedStateMachine):
                 key = (observer, generation, member)
                 restarts = c.node(member).restarts
                 if status == "left":
-                    self._left_seen.setdefault(key, restarts)
+                    seen = (restarts, self._incarnation_seen(observer, member))
+                    self._left_seen.setdefault(key, seen)
                 elif key in self._left_seen:
-                    assert restarts > self._left_seen[key], self.fail_message(
+                    left_restarts, left_incarnation = self._left_seen.pop(key)
+                    now = self._incarnation_seen(observer, member)
+                    refuted = None not in (now, left_incarnation) and now != left_incarnation
+                    assert restarts > left_restarts or refuted, self.fail_message(
                         f"{observer} saw {member} left, now {status}, without a restart"
+                        f" or a higher incarnation (memberlist: {left_incarnation} -> {now})"
                     )
-                    del self._left_seen[key]
+
+    def _incarnation_seen(self, observer: str, member: str) -> int | None:
+        """The incarnation `observer`'s memberlist holds for `member` (None: no SerfCore, or
+        no entry). It only moves forward (modulo 2**32), so a change means a higher one."""
+        core = self.cluster.node(observer).core
+        if not isinstance(core, SerfCore):
+            return None
+        entry = core.swim.membership.node_map.get(member)
+        return None if entry is None else entry.incarnation
 
     @invariant()
     def nobody_lists_a_stranger(self) -> None:

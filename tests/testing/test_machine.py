@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
-from agent.testing import ClusterStateMachine, Kill, Partition
+from agent.testing import ClusterStateMachine, ForceLeave, Kill, Leave, Partition, Pause
 from agent.testing.machine import CONVERGENCE_BOUND
+from gossip import SerfCore
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = settings(
@@ -135,3 +136,24 @@ def test_left_may_come_back_after_a_restart(monkeypatch: pytest.MonkeyPatch) -> 
     machine.apply(Kill("n5"))
     machine.cluster.restart("n5")
     machine.left_is_final_unless_rejoined()
+
+
+def test_a_leave_that_timed_out_may_be_refuted_back_to_alive() -> None:
+    """Hypothesis found this in README's AtMostFiveMembers: n1 is paused right after it is asked
+    to leave, so serf's Leave times out broadcasting the intent and returns before
+    memberlist's Leave; meanwhile the others declared n1 failed. On resume n1 refutes that
+    (a higher incarnation), and n3, which had applied the leave intent to the failed n1
+    (failed -> left), then hears the refutation (aliveNode -> handleNodeJoin: alive). Upstream
+    behaviour, so the invariant allows it."""
+    machine = _machine(seed=0)
+    c = machine.cluster
+    for step in (Pause("n1", 6.0), Leave("n1"), ForceLeave("n2", "ghost")):
+        machine.apply(step)
+        machine.left_is_final_unless_rejoined()
+    core = c.node("n1").core
+    assert isinstance(core, SerfCore) and core.incarnation == 2  # refuted once, on resume
+    assert c.statuses("n3")["n1"] == "left"
+    machine.run(0.5)
+    assert c.statuses("n3")["n1"] == "alive"
+    machine.left_is_final_unless_rejoined()
+    assert any(e.detail == "timeout while waiting for graceful leave" for e in c.trace)

@@ -199,6 +199,30 @@ def test_news_about_ourselves(msg: PacketMessage, incarnation: int) -> None:
     assert drain_events(a) == []
 
 
+AFTER_LEAVE_ROWS = {
+    "alive-newer": alive("a", A, 7, meta=OUR_META),
+    "alive-equal-other-meta": alive("a", A, 1, meta=OTHER_META),
+    "suspect": Suspect(1, "a", "x"),
+    "dead": Dead(1, "a", "x"),
+}
+
+
+@pytest.mark.parametrize("msg", AFTER_LEAVE_ROWS.values(), ids=AFTER_LEAVE_ROWS.keys())
+def test_no_refutation_once_our_memberlist_has_left(msg: PacketMessage) -> None:
+    """memberlist Leave sets `leave`: aliveNode ignores news of us, deadNode refutes only while
+    not leaving, suspectNode ignores a node that is not alive (we are left). So a member's
+    incarnation never rises after its memberlist left, which ClusterStateMachine's
+    left_is_final_unless_rejoined relies on when it lets a higher incarnation revive one."""
+    a = knowing_x(5)
+    a.swim.leave(2.0, 5.0, lambda at, error: None)
+    drain_broadcasts(a, 2.0)
+    drain_events(a)
+    inject(a, 2.5, msg)
+    assert view(a, "a") == (LEFT, 1)
+    assert a.incarnation == 1 and score(a) == 0
+    assert piggyback(a, 2.5) == []
+
+
 def test_every_refutation_beats_the_accusation_and_raises_health() -> None:
     a = knowing_x(5)
     # an accusation older than our incarnation is stale and ignored (no health penalty)
