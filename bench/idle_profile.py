@@ -33,7 +33,7 @@ Usage::
     python bench/idle_profile.py                       # N = 3, 30 s window
     python bench/idle_profile.py --sizes 3,10 --seconds 20 --json out.json
     python bench/idle_profile.py --py-spy 20           # also a py-spy profile of leader + follower
-    python bench/idle_profile.py --agent-root /work/wt-base   # another checkout's agent ("before")
+    python bench/idle_profile.py --agent-root ../before   # another checkout's agent ("before")
     python bench/idle_profile.py --floors              # a bare wake-up's and a send's CPU
 
 ``--py-spy S`` records the leader and one follower with py-spy for S seconds after the window
@@ -291,7 +291,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--agent-root",
         type=Path,
-        help="run the agent of this checkout instead of this one's (e.g. /work/wt-base)",
+        help="run the agent of this checkout instead of this one's (e.g. ../before)",
     )
     p.add_argument("--py-spy", type=float, default=0.0, help="py-spy seconds after (0: none)")
     p.add_argument(

@@ -7,7 +7,7 @@ the megabytes come from.
 
 What it does, in one invocation:
 
-1. **agents**: for each checkout (``--before``, default ``/work/wt-base``, then this one) and
+1. **agents**: for each checkout (``--before`` if given, e.g. ``../before``, then this one) and
    each role, start real agents as ``bench/cluster.py`` does (``agent.processes.supervisor``,
    ``python -P -m agent agent ...`` with ``-gossip-profile lan -log-level WARN``): a
    ``server`` (``-server -bootstrap-expect 1``: raft leads alone), a ``client`` (``-client
@@ -391,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--before", default="/work/wt-base", help="checkout for the before figures")
+    p.add_argument("--before", default="", help="another checkout, measured first (e.g. ../before)")
     p.add_argument("--roles", type=lambda s: s.split(","), default=list(ROLES))
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--load-requests", type=int, default=200)

@@ -28,8 +28,8 @@ still draining) and of 30 more after them.
 
 Compression: by default the bench takes `SimCluster`'s own default (off since the simulator
 skips LZW; on in older trees); `--compression on|off` forces it. `--before TREE` first runs
-each size on another checkout (e.g. /work/wt-base, the starting commit) and then on this one,
-so before and after come from the same machine minutes apart.
+each size on another checkout (e.g. ../before, a worktree of the commit before issue 14) and
+then on this one, so before and after come from the same machine minutes apart.
 
 Goals from the issue (2-core machine): 1,000 nodes at >= 10x real time; 5,000 nodes at >= 1x
 within 8 GiB; <= 200 bytes per member entry; a 1,000-node join storm in < 60 s, 200 in < 5 s.
@@ -38,7 +38,7 @@ within 8 GiB; <= 200 bytes per member entry; a 1,000-node join storm in < 60 s, 
     python bench/sim_speed.py --sizes 100,1000 --steady 20
     python bench/sim_speed.py --sizes 5000 --converged-start --steady 60 --faulty 60
     python bench/sim_speed.py --sizes 1000 --json bench/results/sim_speed.json  # append rows
-    python bench/sim_speed.py --join-storm --sizes 200,1000 --before /work/wt-base
+    python bench/sim_speed.py --join-storm --sizes 200,1000 --before ../before
 """
 
 from __future__ import annotations
@@ -351,7 +351,7 @@ def main() -> None:
         "--join-storm", action="store_true", help="measure only the join (module docstring)"
     )
     parser.add_argument(
-        "--before", type=Path, help="first run each size on this checkout (e.g. /work/wt-base)"
+        "--before", type=Path, help="first run each size on this checkout (e.g. ../before)"
     )
     parser.add_argument("--json", type=Path, help="append the rows to this JSON list file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
