@@ -218,17 +218,15 @@ class Membership:
 
     def apply_alive(self, now: float, a: Alive, *, bootstrap: bool = False) -> None:
         """memberlist aliveNode: accept, ignore, refute, or report a conflict."""
+        if self.is_old_news(a.node, a.incarnation, a.addr, a.port):
+            return  # the usual case: ignored whatever else it says
         is_local = a.node == self.name
-        state = self.node_map.get(a.node)
-        if state is not None and not is_local:  # old news, the usual case: ignored whatever else
-            info = state.info
-            if a.incarnation <= info.incarnation and a.port == info.port and a.addr == info.addr:
-                return
         if self.left and is_local:
             return  # as memberlist: after leaving we never accidentally rejoin
         vsn = a.vsn
         if len(vsn) >= 3 and (vsn[0] == 0 or vsn[1] == 0 or vsn[0] > vsn[1]):
             return
+        state = self.node_map.get(a.node)
         updates_node = False
         if state is None:
             info = node_info(a.node, a.addr, a.port, a.meta, vsn if len(vsn) > 5 else b"", 0)
