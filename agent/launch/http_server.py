@@ -58,12 +58,7 @@ class EmbeddedServer(uvicorn.Server):
             wake = self._wake = loop.create_future()
             timer = None
             if self.server_state.connections:
-                timer = loop.call_later(TICK_SECONDS, _set_done, wake)
+                timer = loop.call_later(TICK_SECONDS, self._wake_tick)
             await wake
             if timer is not None:
                 timer.cancel()
-
-
-def _set_done(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
