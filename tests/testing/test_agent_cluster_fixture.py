@@ -4,7 +4,6 @@ leave them, partitions through the agents' fault injection, and nothing left beh
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,13 +20,6 @@ Factory = Callable[..., AgentCluster]
 HAS_FAULT_INJECTION = "enable_fault_injection" in Settings.model_fields
 
 
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.2)
-
-
 def test_a_real_cluster_crashes_restarts_and_leaves(agent_cluster: Factory) -> None:
     c = agent_cluster(servers=3, clients=1)
     s1, s2, s3, c1 = c["s1"], c["s2"], c["s3"], c["c1"]
@@ -38,13 +30,13 @@ def test_a_real_cluster_crashes_restarts_and_leaves(agent_cluster: Factory) -> N
 
     s3.kill()
     assert not s3.running
-    eventually(lambda: s1.statuses()["s3.global"] == "failed")
+    c.wait_until(lambda: s1.statuses()["s3.global"] == "failed")
     s3.restart()
-    eventually(lambda: s1.statuses()["s3.global"] == "alive")
+    c.wait_until(lambda: s1.statuses()["s3.global"] == "alive")
 
     s2.leave()
     assert not s2.running
-    eventually(lambda: s1.statuses()["s2.global"] == "left")
+    c.wait_until(lambda: s1.statuses()["s2.global"] == "left")
 
 
 def test_partition_without_fault_injection_says_how_to_get_it(tmp_path: Path) -> None:
@@ -88,7 +80,7 @@ def test_partition_cuts_a_server_off_and_heal_clears_every_fault(agent_cluster: 
     c.partition(["s1", "s2"], ["s3"])
     assert {f["Peer"] for f in c["s1"].faults()} == set(c["s3"].peer_addresses)
     assert len(c["s3"].faults()) == 4
-    eventually(lambda: c["s1"].statuses()["s3.global"] == "failed", 60.0)
+    c.wait_until(lambda: c["s1"].statuses()["s3.global"] == "failed", 60.0)
     # (s3, alone, takes longer: Lifeguard stretches its probes as its own health sinks.)
     assert c["s1"].statuses()["s2.global"] == "alive"
     c.heal()
