@@ -52,6 +52,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +276,13 @@ def _spawn(args: argparse.Namespace, n: int, tree: Path | None) -> dict | None:
     return row
 
 
+def _print_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A markdown table: a blank line, the header and its rule, one line per row."""
+    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for cells in rows:
+        print("| " + " | ".join(map(str, cells)) + " |")
+
+
 def _print_join_storm(rows: list[dict]) -> None:
     header = (
         "tree",
@@ -288,14 +296,24 @@ def _print_join_storm(rows: list[dict]) -> None:
         "next 30 s x",
         "peak RSS MiB",
     )
-    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for r in rows:
-        print(
-            f"| {r['tree']} | {r['nodes']} | {'on' if r['compression'] else 'off'} | "
-            f"{'yes' if r['converged'] else 'NO'} | {r['join_wall_s']} | {r['join_cpu_s']} | "
-            f"{r['join_virtual_s']} | {r['next_15s_virtual_per_wall']} | "
-            f"{r['next_30s_virtual_per_wall']} | {r['peak_rss_mib']} |"
-        )
+    _print_table(
+        header,
+        (
+            (
+                r["tree"],
+                r["nodes"],
+                "on" if r["compression"] else "off",
+                "yes" if r["converged"] else "NO",
+                r["join_wall_s"],
+                r["join_cpu_s"],
+                r["join_virtual_s"],
+                r["next_15s_virtual_per_wall"],
+                r["next_30s_virtual_per_wall"],
+                r["peak_rss_mib"],
+            )
+            for r in rows
+        ),
+    )
 
 
 def _print_rates(rows: list[dict]) -> None:
@@ -313,19 +331,26 @@ def _print_rates(rows: list[dict]) -> None:
         "view B/entry",
         "live B/entry",
     )
-    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for r in rows:
-        print(
-            f"| {r.get('tree', ROOT)} | {r['nodes']} | {r['start']} | "
-            f"{'on' if r['compression'] else 'off'} | "
-            f"{r['quiet_wall_s']} | {r['steady_virtual_per_wall']} "
-            f"({r.get('steady_virtual_per_cpu')}) | "
-            f"{'yes' if r.get('steady_all_alive') else 'NO'} | "
-            f"{r['faulty_virtual_per_wall']} ({r.get('faulty_virtual_per_cpu')}) | "
-            f"{r['peak_rss_mib']} | "
-            f"{r['bytes_per_member_entry']} | {r['view_bytes_per_member_entry']} | "
-            f"{r['traced_bytes_per_member_entry']} |"
-        )
+    _print_table(
+        header,
+        (
+            (
+                r.get("tree", ROOT),
+                r["nodes"],
+                r["start"],
+                "on" if r["compression"] else "off",
+                r["quiet_wall_s"],
+                f"{r['steady_virtual_per_wall']} ({r.get('steady_virtual_per_cpu')})",
+                "yes" if r.get("steady_all_alive") else "NO",
+                f"{r['faulty_virtual_per_wall']} ({r.get('faulty_virtual_per_cpu')})",
+                r["peak_rss_mib"],
+                r["bytes_per_member_entry"],
+                r["view_bytes_per_member_entry"],
+                r["traced_bytes_per_member_entry"],
+            )
+            for r in rows
+        ),
+    )
 
 
 def main() -> None:
