@@ -131,13 +131,14 @@ def context_switches(pid: int) -> int:
     return total
 
 
-def memory_mib(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (peak RSS) of ``pid`` in MiB."""
+def memory_mib(pid: int, keys: Sequence[str] = ("VmRSS", "VmHWM")) -> dict[str, float]:
+    """The kB fields `keys` of ``/proc/<pid>/status`` in MiB: by default VmRSS and VmHWM
+    (peak RSS)."""
     out: dict[str, float] = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in keys:
                 out[key] = int(value.split()[0]) * 1024 / MIB
     return out
 

@@ -240,12 +240,7 @@ def memory(pid: int) -> dict[str, float]:
     """`bench/cluster.py`'s VmRSS and VmHWM, plus RssAnon (the process's own heap) and
     RssFile (mapped files: libpython, OpenSSL, extension modules) from /proc/<pid>/status,
     and Pss from smaps_rollup (shared pages divided among the processes sharing them)."""
-    out = memory_mib(pid)
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("RssAnon", "RssFile"):
-                out[key] = int(value.split()[0]) / 1024
+    out = memory_mib(pid, ("VmRSS", "VmHWM", "RssAnon", "RssFile"))
     with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             if line.startswith("Pss:"):
