@@ -306,11 +306,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _py_spy(pids: dict[str, int], seconds: float, outdir: Path) -> dict[str, str]:
     import subprocess
 
@@ -402,13 +397,13 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
         pids = side.pids()
         for pid in pids.values():
             os.kill(pid, signal.SIGUSR1)
-        before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        before = {name: cluster.cpu_seconds(pid) for name, pid in pids.items()}
         t0 = time.monotonic()
         time.sleep(args.seconds)
         for pid in pids.values():
             os.kill(pid, signal.SIGUSR2)
         wall = time.monotonic() - t0
-        after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        after = {name: cluster.cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(1.0)
         snaps = {}
         for name, pid in pids.items():
