@@ -366,6 +366,21 @@ def top_frames(path: str, count: int = 15) -> list[str]:
     return lines
 
 
+def _take_snapshot(path: Path, timeout: float = 10.0) -> dict[str, Any]:
+    """The probe's JSON at `path` once the agent has written it whole (on SIGUSR2), removed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            snap: dict[str, Any] = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # not yet, or half written
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no probe snapshot at {path} after {timeout} s") from None
+            time.sleep(0.05)
+            continue
+        path.unlink()
+        return snap
+
+
 def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
     sys.path.insert(0, str(_HERE.parent))
@@ -404,12 +419,10 @@ def run_size(n: int, args: argparse.Namespace, outdir: Path) -> dict[str, Any]:
             os.kill(pid, signal.SIGUSR2)
         wall = time.monotonic() - t0
         after = {name: cluster.cpu_seconds(pid) for name, pid in pids.items()}
-        time.sleep(1.0)
-        snaps = {}
-        for name, pid in pids.items():
-            path = Path(f"{os.environ[PROBE_ENV]}.{pid}")
-            snaps[name] = json.loads(path.read_text())
-            path.unlink()
+        snaps = {
+            name: _take_snapshot(Path(f"{os.environ[PROBE_ENV]}.{pid}"))
+            for name, pid in pids.items()
+        }
         leader = info["leader"]
         follower = next(name for name in names if name != leader)
         result: dict[str, Any] = {
