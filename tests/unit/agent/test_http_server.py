@@ -37,15 +37,25 @@ async def test_a_new_connection_gets_a_fresh_date_from_an_idle_server() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = EmbeddedServer(uvicorn.Config(app, lifespan="off", log_config=None))
+    open_at_tick: list[int] = []  # connections open at each tick
+    tick = server.on_tick
+
+    async def counted_tick(counter: int) -> bool:
+        open_at_tick.append(len(server.server_state.connections))
+        return await tick(counter)
+
+    server.on_tick = counted_tick  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(10):
             while not server.started:
                 await asyncio.sleep(0.01)
+            mark = len(open_at_tick)
             assert b"date: " in (await get(port)).lower()
-            while server.server_state.connections:  # closed: the tick goes back to sleep
+            # A tick with no connection open, after this one opened: the tick sleeps until
+            # the next connection, with no timer left to refresh the header on its own.
+            while 0 not in open_at_tick[mark:]:
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)
             server.server_state.default_headers = [(b"date", b"stale")]
             answer = await get(port)
         assert b"stale" not in answer and b"date: " in answer.lower()
