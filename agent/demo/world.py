@@ -182,10 +182,7 @@ class DemoWorld:
             [self.specs[n].serf_name or n for n in self._members],
         )
         self.packets.names = self._address_names()
-        self.packets.rpc_addrs = frozenset(
-            Address(a.listeners.rpc.advertise_host, a.listeners.rpc.advertise_port)
-            for a in self.agents.agents.values()
-        )
+        self.packets.rpc_addrs = frozenset(map(self.agents.rpc_addr, self.agents.agents))
         self.packets.enabled = len(self.specs) <= 10
         self.observe(sentences=False)
         self.timeline.add(self.now, EventKind.SCENARIO, self._opening())

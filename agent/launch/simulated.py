@@ -130,10 +130,13 @@ class SimAgents:
     def serf_addr(self, name: str) -> Address:
         return self.runtimes[name].addr
 
+    def rpc_addr(self, name: str) -> Address:
+        rpc = self.agents[name].listeners.rpc
+        return Address(rpc.advertise_host, rpc.advertise_port)
+
     def addresses(self, name: str) -> list[Address]:
         """Every simulated address agent `name` listens on: RPC, and serf for a server."""
-        rpc = self.agents[name].listeners.rpc
-        out = [Address(rpc.advertise_host, rpc.advertise_port)]
+        out = [self.rpc_addr(name)]
         if name in self.runtimes:
             out.append(self.serf_addr(name))
         return out
