@@ -366,3 +366,16 @@ async def test_delayed_inbound_frames_keep_their_order(rpc: tuple[Rpc, Rpc, Rpc]
     await until(lambda: len(b.received()) == 6, "all frames")
     assert b.received() == ["from c", *(f"held {i}" for i in range(5))]
     assert time.monotonic() - start >= HOLD_MS / 1000 * 0.9
+
+
+async def test_delayed_inbound_frames_arrive_after_the_sender_hangs_up(
+    rpc: tuple[Rpc, Rpc, Rpc],
+) -> None:
+    a, b, _ = rpc
+    b.faults.add(delay(A_IP, Direction.IN, ms=1000))
+    a.send(b, "held")
+    await until(lambda: any(conn.held for conn in b.runtime._inbound), "the frame held")
+    a.runtime._peers[b.runtime.addr].close()  # a hangs up while b still holds its frame
+    await until(lambda: not b.runtime._inbound, "b to see the hang-up")
+    await until(lambda: b.received(), "the held frame")
+    assert b.received() == ["held"]
