@@ -34,6 +34,7 @@ from agent.processes.supervisor import (
     Supervisor,
     SupervisorError,
 )
+from agent.testing.loopback import DEFAULT_BIND_BASE
 from agent.testing.shapes import NOMAD_REGION, ClusterShape
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ class AgentCluster:
         *,
         servers: int = 3,
         clients: int = 0,
-        bind_base: str = "127.0.0.160",
+        bind_base: str = DEFAULT_BIND_BASE,
         profile: str = "local",
         fault_injection: bool = False,
         extra_args: Sequence[str] = (),

@@ -10,6 +10,10 @@ from __future__ import annotations
 from agent.launch.sim_http import nth_address
 from agent.processes.supervisor import can_bind
 
+DEFAULT_BIND_BASE = "127.0.0.160"
+"""Where the test kit's loopback addresses start: clear of `gossip-agent cluster`'s .11-.15
+and of this project's end-to-end tests."""
+
 
 def addresses(base: str, count: int) -> list[str]:
     """`count` consecutive loopback addresses from `base`."""

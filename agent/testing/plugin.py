@@ -18,7 +18,7 @@ import pytest
 
 from agent.launch.sim_http import nth_address
 from agent.sim import SimCluster
-from agent.testing.loopback import skip_reason
+from agent.testing.loopback import DEFAULT_BIND_BASE, skip_reason
 from agent.testing.seeds import SEED_OPTION, replay_command, seed_for
 from agent.testing.sim_agents import SimAgentsCluster
 from agent.testing.sim_cluster import build_sim_cluster
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from agent.testing.agent_cluster import AgentCluster
 
 PLUGIN_NAME = "gossip_agent"
-DEFAULT_BIND_BASE = "127.0.0.160"
-"""Where the fixtures' loopback addresses start: clear of `gossip-agent cluster`'s .11-.15
-and of this project's end-to-end tests."""
 LOG_TAIL_LINES = 60
 
 SEED_KEY = pytest.StashKey[int]()

@@ -23,8 +23,9 @@ from starlette.types import Receive, Scope, Send
 
 from agent.agent import Agent
 from agent.launch.loop_thread import LoopThread
-from agent.launch.sim_http import DEFAULT_BIND_BASE, HttpAddress, SimAgentsHttp
+from agent.launch.sim_http import HttpAddress, SimAgentsHttp
 from agent.launch.simulated import SimAgents
+from agent.testing.loopback import DEFAULT_BIND_BASE
 from agent.testing.shapes import NOMAD_REGION, ClusterShape
 from gossip import Address
 
