@@ -239,19 +239,16 @@ class SimNetwork:
 
     def send_datagram(self, src: Address, dst: Address, data: bytes) -> None:
         """Put one datagram on the wire; its fate is decided now, delivery is scheduled."""
-        if not self.taps:
-            self._send_datagram(src, dst, data)
-            return
-        dropped = self.datagrams_dropped
-        self._send_datagram(src, dst, data)
+        dropped = self._send_datagram(src, dst, data)
         for tap in self.taps:
-            tap.datagram_sent(src, dst, data, self.datagrams_dropped > dropped)
+            tap.datagram_sent(src, dst, data, dropped)
 
-    def _send_datagram(self, src: Address, dst: Address, data: bytes) -> None:
+    def _send_datagram(self, src: Address, dst: Address, data: bytes) -> bool:
+        """Decide the datagram's fate and schedule its deliveries; True if it is dropped."""
         self.datagrams_sent += 1
         if self._cut and self.blocked(src, dst):
             self.datagrams_dropped += 1
-            return
+            return True
         conditions = (
             self._links.get((src, dst), self.conditions) if self._links else self.conditions
         )
@@ -266,14 +263,15 @@ class SimNetwork:
                     self.datagrams_dropped += 1
                 for extra in extras:
                     schedule(now + self._delay(conditions) + extra, deliver)
-                return
+                return not extras
         rng = self._rng
         if conditions.loss and rng.random() < conditions.loss:
             self.datagrams_dropped += 1
-            return
+            return True
         schedule(now + self._delay(conditions), deliver)
         if conditions.duplicate and rng.random() < conditions.duplicate:
             schedule(now + self._delay(conditions), deliver)
+        return False
 
     def _deliver(self, packet: SimDatagram) -> None:
         receiver = self._bound.get(packet.dst)
