@@ -350,18 +350,16 @@ class AioRpcRuntime:
             return False
         faults = self._faults
         held = conn.held
+        hold = 0.0
         if faults is not None and faults.active:
             host, port = _sender(data, conn.connection_host)
             if faults.drops(Direction.IN, host, port):
                 return True
             hold = faults.delay(Direction.IN, host, port)
-            if hold > 0 or held:
-                if held is None:
-                    held = conn.held = DelayLine(self._loop)
-                held.push(self._loop.time() + hold, partial(self._on_frame, data))
-                return True
-        if held:
-            held.push(self._loop.time(), partial(self._on_frame, data))
+        if hold > 0 or held:  # behind frames still held, even once the fault is lifted
+            if held is None:
+                held = conn.held = DelayLine(self._loop)
+            held.push(self._loop.time() + hold, partial(self._on_frame, data))
             return True
         if self._core is None:
             return False
