@@ -259,7 +259,13 @@ PACKET_DECODERS: dict[int, Callable[[dict[str, Any]], PacketMessage]] = {
 }
 
 
-BROADCAST_KINDS = frozenset((MessageType.ALIVE, MessageType.SUSPECT, MessageType.DEAD))
+_BROADCAST_DECODERS: dict[int, Callable[[dict[str, Any]], Alive | Suspect | Dead]] = {
+    MessageType.SUSPECT: _dec_suspect,
+    MessageType.ALIVE: _dec_alive,
+    MessageType.DEAD: _dec_dead,
+}
+
+BROADCAST_KINDS = frozenset(_BROADCAST_DECODERS)
 """Messages that are gossiped: the same bytes reach every node, many times over."""
 
 
@@ -291,12 +297,6 @@ def build(decoder: Callable[[dict[str, Any]], _T], obj: object) -> _T:
     except KeyError as missing:
         raise DecodeError(f"missing field {missing}") from None
 
-
-_BROADCAST_DECODERS: dict[int, Callable[[dict[str, Any]], Alive | Suspect | Dead]] = {
-    MessageType.SUSPECT: _dec_suspect,
-    MessageType.ALIVE: _dec_alive,
-    MessageType.DEAD: _dec_dead,
-}
 
 STREAM_DECODERS: dict[int, Callable[[dict[str, Any]], StreamMessage]] = {
     MessageType.PING: _dec_ping,
