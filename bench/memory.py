@@ -129,13 +129,17 @@ IMPORTS_CHAIN = (
 """One interpreter, in about the order the agent imports them, FastAPI late (nothing before
 `agent.api.app` imports it): what each adds, and the agent without its HTTP API."""
 
-_PROBE = r"""
-import importlib, sys
+_RSS = r"""
 def rss():
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
+"""
+"""`rss()`, VmRSS in MiB: the start of the two probe programs below."""
+
+_PROBE = r"""
+import importlib, sys
 print("base", rss())
 for name in sys.argv[1:]:
     before = rss()
@@ -152,12 +156,6 @@ _FLOOR = r"""
 import asyncio, sys
 import uvicorn
 from fastapi import FastAPI
-
-def rss():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
 
 app = FastAPI()
 
@@ -337,7 +335,7 @@ def probe(modules: Sequence[str], root: Path) -> tuple[float, dict[str, float | 
     """Base RSS of a fresh `python -P` and what importing each of `modules` adds, in order."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     out = subprocess.run(
-        [sys.executable, "-P", "-c", _PROBE, *modules],
+        [sys.executable, "-P", "-c", _RSS + _PROBE, *modules],
         env=env,
         capture_output=True,
         text=True,
@@ -357,7 +355,7 @@ def probe(modules: Sequence[str], root: Path) -> tuple[float, dict[str, float | 
 def floor_mib(ip: str, seconds: float) -> float:
     """VmRSS of `_FLOOR` after `seconds` of serving."""
     out = subprocess.run(
-        [sys.executable, "-P", "-c", _FLOOR, ip, str(seconds)],
+        [sys.executable, "-P", "-c", _RSS + _FLOOR, ip, str(seconds)],
         capture_output=True,
         text=True,
         check=True,
