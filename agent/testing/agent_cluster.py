@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.launch.sim_http import nth_address
 from agent.processes.supervisor import (
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 RETRY_INTERVAL = "0.5s"
 """How often a server retries its joins while the others start: short, for a quick start."""
 _HTTP_TIMEOUT = 10.0
+T = TypeVar("T")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -288,16 +289,17 @@ class AgentCluster:
         )
 
     def wait_until(
-        self, check: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
-    ) -> None:
-        """Poll `check()` until it is truthy; HTTP errors and failed assertions inside it count
-        as "not yet". Fails at once if an agent meant to run has exited.
+        self, check: Callable[[], T], timeout: float = 30.0, what: str = "the condition"
+    ) -> T:
+        """Poll `check()` until it is truthy, and return that value; HTTP errors and failed
+        assertions inside it count as "not yet". Fails at once if an agent meant to run has
+        exited.
 
         Raises:
             NotReady: not within `timeout` s (the message has the last thing seen).
             AgentExited: an agent died.
         """
-        self.supervisor.eventually(check, what, timeout)
+        return self.supervisor.eventually(check, what, timeout)
 
     def close(self) -> None:
         """SIGKILL and reap every agent; idempotent."""

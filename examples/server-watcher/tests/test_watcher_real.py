@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
 from server_watcher import NomadAgent, ServerWatcher
-
-
-def eventually(check, timeout: float = 30.0):
-    end = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.2)
-    return result
 
 
 def test_a_killed_server_is_reported_and_force_left(agent_cluster) -> None:
@@ -20,5 +10,5 @@ def test_a_killed_server_is_reported_and_force_left(agent_cluster) -> None:
     watcher = ServerWatcher(NomadAgent(cluster["s1"].http), threshold=1.0)
     assert watcher.poll() == []
     cluster["s3"].kill()
-    assert eventually(watcher.reap) == ["s3.global"]
-    assert eventually(lambda: cluster["s2"].statuses()["s3.global"] == "left")
+    assert cluster.wait_until(watcher.reap) == ["s3.global"]
+    assert cluster.wait_until(lambda: cluster["s2"].statuses()["s3.global"] == "left")
