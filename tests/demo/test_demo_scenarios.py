@@ -97,13 +97,14 @@ async def test_lifeguard_keeps_a_slow_node_from_accusing_healthy_peers(build: Bu
 async def test_leader_failover_elects_another_leader(build: Build) -> None:
     world = await build("leader-failover")
     first = world.leader()[0]
+    assert first is not None
     await world.step(10)
     leader, term = world.leader()
     assert leader is not None and leader != first
-    assert world.truth(first or "") is Truth.KILLED
+    assert world.truth(first) is Truth.KILLED
     await world.step(40)
-    assert world.truth(first or "") is Truth.RUNNING
-    assert _column(world, first or "") == {Status.ALIVE}  # rejoined from its serf snapshot
+    assert world.truth(first) is Truth.RUNNING
+    assert _column(world, first) == {Status.ALIVE}  # rejoined from its serf snapshot
     assert any("becomes raft leader" in t for t in _texts(world))
     assert term >= 3
 
