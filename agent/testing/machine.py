@@ -162,8 +162,7 @@ class ClusterStateMachine(RuleBasedStateMachine):
     def restart(self, data: st.DataObject) -> None:
         name = data.draw(st.sampled_from(self.down()), label="node")
         seed = data.draw(st.sampled_from(self.live()), label="seed")
-        self.script.record(Restart(name).code(self.script.var))
-        self.cluster.restart(name)
+        self.apply(Restart(name))
         if self.join(name, [seed]) == 0:
             self.lonely.add(name)  # joined across a partition: rejoined in teardown
 
