@@ -27,7 +27,6 @@ from agent.launch.sim_http import HttpAddress, SimAgentsHttp
 from agent.launch.simulated import SimAgents
 from agent.testing.loopback import DEFAULT_BIND_BASE
 from agent.testing.shapes import NOMAD_REGION, ClusterShape
-from gossip import Address
 
 if TYPE_CHECKING:
     import nomad
@@ -279,16 +278,14 @@ class SimAgentsCluster:
         named = [list(group) for group in groups]
         self.thread.call_soon(
             lambda: self.world.network.partition(
-                [[a for n in g for a in self._addresses(n)] for g in named], symmetric=symmetric
+                [[a for n in g for a in self.world.addresses(n)] for g in named],
+                symmetric=symmetric,
             )
         )
 
     def heal(self) -> None:
         """Remove every partition."""
         self.thread.call_soon(self.world.network.heal)
-
-    def _addresses(self, name: str) -> list[Address]:
-        return self.world.addresses(name)
 
     # ---- the end ------------------------------------------------------------------------
 
